@@ -1,0 +1,59 @@
+import * as vscode from 'vscode';
+import { ChatViewProvider, CHAT_VIEW_ID } from './vscode/chatView';
+import { registerChatCommands } from './vscode/commands/chatCommands';
+import { registerServerCommands } from './vscode/commands/serverCommands';
+import { registerSettingsCommands } from './vscode/commands/settingsCommands';
+import { ConfigService } from './vscode/config';
+import { Secrets } from './vscode/secrets';
+import { ServerStatusService } from './vscode/serverStatus';
+import type { Services } from './vscode/services';
+import { StatusBar } from './vscode/statusBar';
+
+const loadedAt = performance.now();
+
+export interface KimiApi {
+  /** Milliseconds from this module's first statement to the end of activate(). */
+  readonly activationMs: number;
+  readonly services: Services;
+}
+
+export function activate(context: vscode.ExtensionContext): KimiApi {
+  const log = vscode.window.createOutputChannel('Kimi', { log: true });
+  context.subscriptions.push(log);
+  try {
+    const config = own(context, new ConfigService(log));
+    const secrets = new Secrets(context.secrets);
+    const status = own(context, new ServerStatusService(config, secrets, log));
+    const services: Services = { context, log, config, secrets, status };
+
+    context.subscriptions.push(
+      registerServerCommands(services),
+      registerChatCommands(services),
+      registerSettingsCommands(services),
+      new StatusBar(status),
+      vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, own(context, new ChatViewProvider(context.extensionUri, status, log)), {
+        webviewOptions: { retainContextWhenHidden: false },
+      }),
+    );
+    status.start();
+
+    const activationMs = performance.now() - loadedAt;
+    log.info(`Activated in ${activationMs.toFixed(1)} ms`);
+    return { activationMs, services };
+  } catch (err) {
+    // VS Code shows nothing when activate() throws; say it where the user looks.
+    const message = err instanceof Error ? err.message : String(err);
+    log.error(`Activation failed: ${err instanceof Error ? err.stack ?? message : message}`);
+    void vscode.window.showErrorMessage(`Kimi failed to start: ${message}`, 'Show Log').then((pick) => pick && log.show());
+    throw err;
+  }
+}
+
+export function deactivate(): void {
+  // Everything is owned by context.subscriptions.
+}
+
+function own<T extends vscode.Disposable>(context: vscode.ExtensionContext, d: T): T {
+  context.subscriptions.push(d);
+  return d;
+}

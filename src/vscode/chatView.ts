@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { webviewToHostSchema, type HostToWebview, type WebviewToHost } from '../shared/protocol';
+import { Disposable } from './lifecycle';
+import type { ServerStatusService } from './serverStatus';
+
+export const CHAT_VIEW_ID = 'kimi.chatView';
+
+/** The chat side panel. Holds host→webview messages until the webview says `ready`; validates what it sends back. */
+export class ChatViewProvider extends Disposable implements vscode.WebviewViewProvider {
+  private view: vscode.WebviewView | undefined;
+  private ready = false;
+  private pending: HostToWebview[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly status: ServerStatusService,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    super();
+    this.register(status.onDidChange((server) => this.post({ type: 'server', server })));
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    this.ready = false;
+    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    view.webview.options = { enableScripts: true, localResourceRoots: [dist, media] };
+    view.webview.html = renderHtml(view.webview, this.extensionUri);
+    const subs = [
+      view.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
+      view.onDidDispose(() => {
+        this.view = undefined;
+        this.ready = false;
+        subs.forEach((s) => s.dispose());
+      }),
+    ];
+  }
+
+  private receive(raw: unknown): void {
+    const parsed = webviewToHostSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.log.warn(`Ignored a malformed message from the chat view: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+      return;
+    }
+    void this.handle(parsed.data);
+  }
+
+  private async handle(msg: WebviewToHost): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        this.ready = true;
+        this.pending = [{ type: 'server', server: this.status.current }];
+        this.flush();
+        return;
+      case 'checkServer':
+        this.post({ type: 'server', server: { ...this.status.current, state: 'checking' } });
+        this.post({ type: 'server', server: await this.status.check() });
+        return;
+      case 'runCommand':
+        await vscode.commands.executeCommand(msg.command);
+        return;
+    }
+  }
+
+  private post(msg: HostToWebview): void {
+    if (msg.type === 'server') this.pending = this.pending.filter((m) => m.type !== 'server');
+    this.pending.push(msg);
+    this.flush();
+  }
+
+  private flush(): void {
+    if (!this.view || !this.ready) return;
+    for (const msg of this.pending.splice(0)) void this.view.webview.postMessage(msg);
+  }
+}
+
+function renderHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
+  const nonce = randomBytes(18).toString('base64');
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'chat.css'));
+  const csp = [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    `style-src ${webview.cspSource}`,
+    `img-src ${webview.cspSource} data:`,
+    `font-src ${webview.cspSource}`,
+  ].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style}">
+<title>Kimi</title>
+</head>
+<body>
+<main id="app" aria-live="polite"></main>
+<script nonce="${nonce}" src="${script}"></script>
+</body>
+</html>`;
+}
