@@ -70,6 +70,31 @@ export interface RecordedRequest {
   receivedAt: number;
 }
 
+/** Reported once per /v1/chat/completions or /v1/completions request when the emulator is done with it. */
+export interface RequestEndInfo {
+  path: string;
+  /** The HTTP status sent (200 for a stream, even one that failed after it started). */
+  status: number;
+  /** completed: finished normally; error: an error response or error event; aborted: the client went away (or the
+   *  server closed); dropped: a scripted `drop` destroyed the connection. */
+  outcome: 'completed' | 'error' | 'aborted' | 'dropped';
+  finishReason?: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** The engine counters behind /metrics. */
+export interface EmulatorStats {
+  running: number;
+  waiting: number;
+  promptTokens: number;
+  generationTokens: number;
+  /** vllm:request_success_total by finished_reason. */
+  requestSuccess: Record<string, number>;
+  /** Generations stopped because the client disconnected (or the server closed / the engine died). */
+  aborted: number;
+}
+
 export interface EmulatorHandle {
   /** e.g. 'http://127.0.0.1:43123' (no /v1). */
   readonly url: string;
@@ -84,4 +109,8 @@ export interface EmulatorHandle {
   setScript(script: ScriptedRound[]): void;
   /** Stop accepting, end open streams, close the listener. */
   close(): Promise<void>;
+  /** A copy of the engine counters behind /metrics. (Optional so that other fakes need not provide it.) */
+  stats?(): EmulatorStats;
+  /** Be told when a generation request ends, to wait on events instead of sleeping. Returns an unsubscribe. */
+  onRequestEnd?(listener: (info: RequestEndInfo) => void): () => void;
 }
