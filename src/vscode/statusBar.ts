@@ -37,13 +37,12 @@ export class StatusBar extends Disposable {
   private render(v: ServerView): void {
     const model = v.state === 'ready' && v.modelId ? ` · ${shortModel(v.modelId)}` : '';
     this.item.text = `${ICON[v.state]} Kimi: ${LABEL[v.state]}${model}`;
-    const tip = new vscode.MarkdownString(undefined, true);
-    tip.isTrusted = false;
-    tip.appendText(`Kimi server at ${v.baseUrl}\n\n`);
-    if (v.modelId) tip.appendText(`Model: ${v.modelId}${v.maxModelLen ? ` (context ${v.maxModelLen.toLocaleString('en-US')} tokens)` : ''}\n\n`);
-    if (v.detail) tip.appendText(`${v.detail}\n\n`);
-    tip.appendText('Click to open the chat.');
-    this.item.tooltip = tip;
+    const lines = [`Kimi server at ${v.baseUrl}`];
+    if (v.modelId) lines.push(`Model: ${v.modelId}${v.maxModelLen ? ` (context ${v.maxModelLen.toLocaleString('en-US')} tokens)` : ''}`);
+    if (v.detail) lines.push(v.detail);
+    lines.push('Click to open the chat.');
+    this.item.tooltip = lines.join('\n');
+    this.item.accessibilityInformation = { label: `Kimi server ${LABEL[v.state]}${v.modelId ? `, model ${v.modelId}` : ''}`, role: 'button' };
     this.item.backgroundColor = v.state === 'error' || v.state === 'unauthorized' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     void vscode.commands.executeCommand('setContext', 'kimi.serverReady', v.state === 'ready');
   }
