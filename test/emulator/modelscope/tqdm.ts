@@ -123,7 +123,7 @@ export class Tqdm {
   private disabled = false;
   private lastLen = 0;
   private readonly emaDn = new Ema();
-  private emaDt = new Ema();
+  private readonly emaDt = new Ema();
   private readonly emaMiniters = new Ema();
   private rateFromEma = true;
 

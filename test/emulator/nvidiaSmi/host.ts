@@ -4,7 +4,7 @@
 // 580.159.04). GPUs 0 and 1 reproduce the captures exactly; further GPUs get small deterministic variations so an
 // 8-GPU host does not look like eight copies of one card.
 import { createHash } from 'node:crypto';
-import { readLiveClaims, type GpuClaim } from './claims';
+import { defaultGpuDir, readLiveClaims, type GpuClaim } from './claims';
 
 export const DRIVER_VERSION = '580.159.04';
 export const CUDA_VERSION = '13.0';
@@ -114,7 +114,7 @@ export function hostConfigFromEnv(env: NodeJS.ProcessEnv): HostConfig {
     model,
     state,
     failure: mode === 'fail' ? 'driver' : 'none',
-    gpuDir: env.KIMI_FAKE_GPU_DIR || '/tmp/kimi-fake-gpus',
+    gpuDir: defaultGpuDir(env),
   };
 }
 
@@ -177,23 +177,33 @@ function makeGpu(config: HostConfig, index: number, processes: GpuProcess[], cla
   const wanted = processes.reduce((sum, p) => sum + p.usedMiB, 0) + (processes.length > 0 ? CONTEXT_OVERHEAD_MIB : 0);
   const usedMiB = Math.min(wanted, model.totalMiB - reservedMiB);
   const freeMiB = model.totalMiB - reservedMiB - usedMiB;
-  // Computing GPUs read like the captured busy host; idle ones (even with a model loaded) like the idle host.
-  const computing = config.state === 'busy' || claimedUtil > 0;
-  const load: Load = computing ? 'busy' : 'idle';
   const powerScale = model.powerLimitW / 700;
   const clockScale = model.maxSmClockMHz / 1980;
   const sensors = (snapshot: Snapshot): Sensors => {
-    const captured = CAPTURED[load][snapshot][index % 2]!;
-    const dPower = jitter(index, `power-${load}`, 4) * (snapshot === 'table' ? 1 : 1.37);
-    const power = Math.max(0, captured.powerW * powerScale + dPower);
-    const util = config.state === 'busy' ? captured.util : 0;
-    const effectiveUtil = Math.max(util, Math.round(claimedUtil));
+    const parity = index % 2;
+    const load: Load = config.state;
+    let base = CAPTURED[load][snapshot][parity]!;
+    if (claimedUtil > base.util) {
+      // A claim reports more work than the host state shows: move from the idle reading towards the captured
+      // fully busy GPU (GPU 0 under load) in proportion to the utilisation.
+      const idle = CAPTURED.idle[snapshot][parity]!;
+      const full = CAPTURED.busy[snapshot][0]!;
+      const k = Math.min(100, claimedUtil) / 100;
+      base = {
+        tempC: Math.round(idle.tempC + (full.tempC - idle.tempC) * k),
+        powerW: idle.powerW + (full.powerW - idle.powerW) * k,
+        smMHz: full.smMHz,
+        util: Math.round(claimedUtil),
+        memUtil: Math.round(full.memUtil * k),
+      };
+    }
+    const power = Math.max(0, base.powerW * powerScale + jitter(index, `power-${load}`, 4) * (snapshot === 'table' ? 1 : 1.37));
     return {
-      tempC: captured.tempC + jitter(index, `temp-${load}`, 2),
+      tempC: base.tempC + jitter(index, `temp-${load}`, 2),
       powerW: snapshot === 'table' ? Math.round(power) : Math.round(power * 100) / 100,
-      smMHz: Math.min(model.maxSmClockMHz, clockStep(captured.smMHz * clockScale) + 15 * jitter(index, `clock-${load}`, 1)),
-      util: effectiveUtil,
-      memUtil: effectiveUtil === captured.util ? captured.memUtil : Math.round(effectiveUtil * 0.23),
+      smMHz: Math.min(model.maxSmClockMHz, clockStep(base.smMHz * clockScale) + 15 * jitter(index, `clock-${load}`, 1)),
+      util: base.util,
+      memUtil: base.memUtil,
     };
   };
   return {
