@@ -30,6 +30,29 @@ export function isInstalled() {
   return fs.existsSync(p.marker) && fs.existsSync(p.codeServerBin) && fs.existsSync(path.join(p.node24Bin, 'node'));
 }
 
+/** npm's own CLI script, so it can be run by Node 24 (see ensureInstalled). */
+function npmCli() {
+  const candidates = [process.env.npm_execpath];
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const npm = path.join(dir, 'npm');
+    if (fs.existsSync(npm)) candidates.push(path.join(path.dirname(fs.realpathSync(npm)), 'npm-cli.js'));
+  }
+  candidates.push('/usr/lib/node_modules/npm/bin/npm-cli.js', '/usr/local/lib/node_modules/npm/bin/npm-cli.js');
+  const found = candidates.find((c) => c && /npm-cli\.js$/.test(c) && fs.existsSync(c));
+  if (!found) throw new Error('cannot find npm-cli.js to install code-server with');
+  return found;
+}
+
+/** The environment without what a parent `npm run`/`npm test` injects (npm_* variables, its Node on PATH),
+ *  which would make code-server's install scripts run on Node 20 and refuse. */
+function cleanEnv(node24Bin, extra) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
+  const pathDirs = (process.env.PATH || '').split(path.delimiter).filter((d) => d && !d.includes(`node_modules${path.sep}.bin`) && !d.includes('node-gyp-bin'));
+  env.PATH = [node24Bin, ...pathDirs].join(path.delimiter);
+  return { ...env, ...extra };
+}
+
 function run(cmd, args, opts) {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
   if (r.status !== 0) {
@@ -52,14 +75,12 @@ export function ensureInstalled(log = (m) => process.stderr.write(m + '\n')) {
     path.join(p.codeServerDir, 'package.json'),
     JSON.stringify({ private: true, allowScripts: { 'code-server': true, argon2: true, kerberos: true } }, null, 2),
   );
-  run('npm', ['install', '--no-audit', '--no-fund', `code-server@${CODE_SERVER_VERSION}`], {
+  // npm itself runs on Node 24, so its lifecycle scripts (code-server's postinstall checks the version, native
+  // modules compile against Node 24's headers) see Node 24 whatever started us.
+  const node24 = path.join(p.node24Bin, 'node');
+  run(node24, [npmCli(), 'install', '--no-audit', '--no-fund', `code-server@${CODE_SERVER_VERSION}`], {
     cwd: p.codeServerDir,
-    env: {
-      ...process.env,
-      PATH: `${p.node24Bin}${path.delimiter}${process.env.PATH}`,
-      npm_config_nodedir: p.node24Pkg,
-      JOBS: '2',
-    },
+    env: cleanEnv(p.node24Bin, { npm_config_nodedir: p.node24Pkg, JOBS: '2' }),
   });
   if (!fs.existsSync(p.codeServerBin)) throw new Error(`code-server installed but ${p.codeServerBin} is missing`);
   fs.writeFileSync(p.marker, new Date().toISOString() + '\n');
