@@ -1,0 +1,92 @@
+// The contract between the server lifecycle core (ServerManager, src/core/server/serverManager.ts) and its two
+// front ends: the VS Code adapters (src/vscode/server/) and the kimi-vllm CLI (src/cli/). Plain types only.
+import type { ServerProfile } from '../config/serverProfile';
+import type { Diagnosis } from './diagnosis';
+import type { Phase } from './logParser';
+
+/** Where a server runs: 'local' or the SSH destination, plus the profile that describes it. */
+export interface ServerRef {
+  profile: string;
+  host: string;
+}
+
+export type LifecycleState =
+  | ({ kind: 'stopped' } & ServerRef)
+  /** Checking tools and GPUs on the target before anything starts. */
+  | ({ kind: 'preflight'; detail: string } & ServerRef)
+  | ({
+      kind: 'starting';
+      phase: Phase;
+      /** Shards x/64 while loading weights, graphs n/N while capturing CUDA graphs. */
+      progress?: { done: number; total: number };
+      pid?: number;
+      /** e.g. "8× NVIDIA H200, 140.4 GiB each, all free" */
+      gpus?: string;
+      /** ms since epoch when start() began. */
+      since: number;
+    } & ServerRef)
+  | ({
+      kind: 'ready';
+      /** The URL the client uses: for a remote host, the local end of the SSH tunnel. */
+      baseUrl: string;
+      modelId: string;
+      maxModelLen?: number;
+      pid: number;
+      gpus?: string;
+      /** true when this session found a server an earlier session (or the CLI) started. */
+      reattached: boolean;
+    } & ServerRef)
+  | ({ kind: 'stopping'; pid?: number } & ServerRef)
+  | ({ kind: 'failed'; diagnosis: Diagnosis; pid?: number; logTail?: string[] } & ServerRef);
+
+export type DownloadState =
+  | { kind: 'idle' }
+  | { kind: 'checking'; detail: string }
+  | {
+      kind: 'downloading';
+      files: { done: number; total: number };
+      bytes: { done: number; total: number };
+      /** bytes per second */
+      speed?: number;
+      etaSeconds?: number;
+      currentFile?: string;
+    }
+  | { kind: 'done'; dir: string }
+  | { kind: 'failed'; title: string; explanation: string }
+  | { kind: 'cancelled' };
+
+export interface StopReport {
+  /** Which signal ended the server ('INT' | 'TERM' | 'KILL'), or why nothing was stopped. */
+  result: 'INT' | 'TERM' | 'KILL' | 'not-running' | 'stale' | 'survived';
+  portClosed: boolean;
+  /** GPU memory still held by processes after the stop (MiB per GPU index); empty when all was freed. */
+  gpuMemoryHeld: Record<number, number>;
+}
+
+export interface StartOptions {
+  /** From SecretStorage / --api-key / KIMI_API_KEY; never on a command line. */
+  apiKey?: string;
+  signal?: AbortSignal;
+}
+
+export type Unsubscribe = () => void;
+
+/** One per profile in use. Implemented in src/core/server/serverManager.ts. */
+export interface ServerController {
+  readonly profile: ServerProfile;
+  readonly state: LifecycleState;
+  onState(listener: (s: LifecycleState) => void): Unsubscribe;
+  /** Every log line of the server (clean text, in order), for a terminal/output view. */
+  onLog(listener: (line: string) => void): Unsubscribe;
+  /** Pre-flight, launch detached, follow the log, confirm with /health and /v1/models. Resolves with 'ready' or
+   *  'failed' (never throws for server failures). A second start while one runs returns the running state. */
+  start(opts?: StartOptions): Promise<LifecycleState>;
+  /** Finds a server started earlier (another VS Code session, the CLI); reopens the tunnel and the log. */
+  reattach(opts?: StartOptions): Promise<LifecycleState>;
+  /** SIGINT → SIGTERM → SIGKILL of the process group; then checks the port and GPU memory. */
+  stop(): Promise<StopReport>;
+  /** The last `lines` lines of the server log. */
+  logTail(lines?: number): Promise<string[]>;
+  /** Stops following logs and closes tunnels/SSH masters; never stops the server itself. */
+  dispose(): Promise<void>;
+}
