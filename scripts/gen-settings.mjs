@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kimi-gen-')), 'settings.cjs');
-await esbuild.build({ entryPoints: [path.join(root, 'src/core/config/settings.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: tmp, logLevel: 'error' });
+await esbuild.build({ entryPoints: [path.join(root, 'src/core/config/settingsContribution.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: tmp, logLevel: 'error' });
 const { contributedConfiguration } = createRequire(import.meta.url)(tmp);
 fs.rmSync(path.dirname(tmp), { recursive: true, force: true });
 

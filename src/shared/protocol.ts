@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// zod/mini, never classic 'zod', anywhere in src/: the bundle stays small and activation fast (a unit test checks).
+import * as z from 'zod/mini';
 
 // The one protocol between the extension host and the chat webview. Both sides import this file.
 // Host → webview messages are trusted (we send them); webview → host messages are validated with zod at the

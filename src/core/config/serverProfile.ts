@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { described } from './zodMini';
 
 // A server profile: where `vllm serve` runs and with which options. Defaults reproduce the official
 // Kimi-K2.5 command (docs/vllm-kimi-protocol.md §4) plus --enable-auto-tool-choice, bound to 127.0.0.1.
@@ -7,51 +8,55 @@ import { z } from 'zod';
  *  quoted when commands are built; this refuses them early with a clear message where they can only be a mistake. */
 const SHELL_META = /[\s'"`$;&|<>\\!*?(){}\[\]#~\x00-\x1f]/;
 
-const sshDestination = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(255)
-  .refine((v) => v === 'local' || (!v.startsWith('-') && !SHELL_META.test(v.replace(/\[[0-9a-fA-F:]+\]/g, ''))), {
+const str = (max: number) => z.string().check(z.maxLength(max));
+const nonEmpty = (max: number) => z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(max));
+const int = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
+
+const sshDestination = nonEmpty(255).check(
+  z.refine((v) => v === 'local' || (!v.startsWith('-') && !SHELL_META.test(v.replace(/\[[0-9a-fA-F:]+\]/g, ''))), {
     message: 'must be "local", an alias from ~/.ssh/config, or user@host[:port] (no spaces, quotes or shell characters, not starting with "-")',
-  });
+  }),
+);
 
-const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name');
+const envVarName = z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name'));
 
-export const vllmEnvironmentSchema = z
-  .strictObject({
-    venv: z.string().max(4096).default('').describe('Path of a Python virtual environment whose bin/ holds vllm (activated before running).'),
-    conda: z.string().max(256).default('').describe('Name of a conda environment holding vllm (`conda run -n NAME`).'),
-    commandPrefix: z.string().max(4096).default('').describe('A command prefix placed before `vllm`/`modelscope`, e.g. `env PATH=/opt/vllm/bin:$PATH`.'),
-  })
-  .describe('How `vllm` and `modelscope` get on PATH on the host. Leave all empty when they already are.');
+export const vllmEnvironmentSchema = described(
+  z.strictObject({
+    venv: described(z._default(str(4096), ''), 'Path of a Python virtual environment whose bin/ holds vllm (activated before running).'),
+    conda: described(z._default(str(256), ''), 'Name of a conda environment holding vllm (`conda run -n NAME`).'),
+    commandPrefix: described(z._default(str(4096), ''), 'A command prefix placed before `vllm`/`modelscope`, e.g. `env PATH=/opt/vllm/bin:$PATH`.'),
+  }),
+  'How `vllm` and `modelscope` get on PATH on the host. Leave all empty when they already are.',
+);
 
-export const serverProfileSchema = z
-  .strictObject({
-    name: z.string().min(1, 'must not be empty').max(64).describe('A name shown in pickers and the status bar.'),
-    host: sshDestination.default('local').describe('`local` for this machine, or an SSH destination: an alias from ~/.ssh/config or user@host[:port].'),
-    model: z.string().min(1).max(256).default('moonshotai/Kimi-K2.5').describe('The ModelScope model id.'),
-    modelDir: z.string().max(4096).default('').describe('The model directory on the host passed to `vllm serve`; empty = <downloadDir>/<model id>.'),
-    downloadDir: z.string().max(4096).default('~/models').describe('Where "Kimi: Download Model" puts the weights on the host (~595 GB).'),
-    environment: vllmEnvironmentSchema.default({ venv: '', conda: '', commandPrefix: '' }),
-    port: z.number().int().min(1).max(65535).default(8000).describe('The port vLLM listens on (on the host).'),
-    bindHost: z.string().min(1).max(255).default('127.0.0.1').describe('The address vLLM binds to. Keep 127.0.0.1 unless other machines must reach it.'),
-    tensorParallelSize: z.number().int().min(1).max(64).default(8).describe('`-tp`: GPUs the model is split across.'),
-    maxModelLen: z.number().int().min(0).max(1048576).default(0).describe('`--max-model-len`; 0 = the model\'s own (262144).'),
-    gpuMemoryUtilization: z.number().min(0.05).max(1).default(0.9).describe('`--gpu-memory-utilization`: fraction of each GPU vLLM may use.'),
-    servedModelName: z.string().max(256).default('').describe('`--served-model-name`; empty = the model path.'),
-    mmEncoderTpMode: z.enum(['data', 'weights']).default('data').describe('`--mm-encoder-tp-mode` for the vision encoder.'),
-    toolCallParser: z.string().max(64).default('kimi_k2').describe('`--tool-call-parser`; empty disables tool-call parsing.'),
-    reasoningParser: z.string().max(64).default('kimi_k2').describe('`--reasoning-parser`; empty leaves thinking inside the answer text.'),
-    enableAutoToolChoice: z.boolean().default(true).describe('`--enable-auto-tool-choice` (needed for tool calling).'),
-    trustRemoteCode: z.boolean().default(true).describe('`--trust-remote-code` (Kimi-K2.5 ships custom model code).'),
-    extraArgs: z.array(z.string().max(4096)).max(200).default([]).describe('More `vllm serve` arguments, one per item.'),
-    env: z.record(envVarName, z.string().max(32768)).default({}).describe('Environment variables for `vllm serve` (e.g. VLLM_USE_MODELSCOPE).'),
-  })
-  .describe('A place where `vllm serve` runs.');
+export const serverProfileSchema = described(
+  z.strictObject({
+    name: described(nonEmpty(64), 'A name shown in pickers and the status bar.'),
+    host: described(z._default(sshDestination, 'local'), '`local` for this machine, or an SSH destination: an alias from ~/.ssh/config or user@host[:port].'),
+    model: described(z._default(nonEmpty(256), 'moonshotai/Kimi-K2.5'), 'The ModelScope model id.'),
+    modelDir: described(z._default(str(4096), ''), 'The model directory on the host passed to `vllm serve`; empty = <downloadDir>/<model id>.'),
+    downloadDir: described(z._default(str(4096), '~/models'), 'Where "Kimi: Download Model" puts the weights on the host (~595 GB).'),
+    environment: z._default(vllmEnvironmentSchema, { venv: '', conda: '', commandPrefix: '' }),
+    port: described(z._default(int(1, 65535), 8000), 'The port vLLM listens on (on the host).'),
+    bindHost: described(z._default(nonEmpty(255), '127.0.0.1'), 'The address vLLM binds to. Keep 127.0.0.1 unless other machines must reach it.'),
+    tensorParallelSize: described(z._default(int(1, 64), 8), '`-tp`: GPUs the model is split across.'),
+    maxModelLen: described(z._default(int(0, 1048576), 0), "`--max-model-len`; 0 = the model's own (262144)."),
+    gpuMemoryUtilization: described(z._default(z.number().check(z.gte(0.05), z.lte(1)), 0.9), '`--gpu-memory-utilization`: fraction of each GPU vLLM may use.'),
+    servedModelName: described(z._default(str(256), ''), '`--served-model-name`; empty = the model path.'),
+    mmEncoderTpMode: described(z._default(z.enum(['data', 'weights']), 'data'), '`--mm-encoder-tp-mode` for the vision encoder.'),
+    toolCallParser: described(z._default(str(64), 'kimi_k2'), '`--tool-call-parser`; empty disables tool-call parsing.'),
+    reasoningParser: described(z._default(str(64), 'kimi_k2'), '`--reasoning-parser`; empty leaves thinking inside the answer text.'),
+    enableAutoToolChoice: described(z._default(z.boolean(), true), '`--enable-auto-tool-choice` (needed for tool calling).'),
+    trustRemoteCode: described(z._default(z.boolean(), true), '`--trust-remote-code` (Kimi-K2.5 ships custom model code).'),
+    extraArgs: described(z._default(z.array(str(4096)).check(z.maxLength(200)), []), 'More `vllm serve` arguments, one per item.'),
+    env: described(z._default(z.record(envVarName, str(32768)), {}), 'Environment variables for `vllm serve` (e.g. VLLM_USE_MODELSCOPE).'),
+  }),
+  'A place where `vllm serve` runs.',
+);
 
 export type ServerProfile = z.output<typeof serverProfileSchema>;
 
 /** The profile used when the user has defined none: this machine, the official command. */
 export function defaultProfile(): ServerProfile {
-  return serverProfileSchema.parse({ name: 'This machine' });
+  return z.parse(serverProfileSchema, { name: 'This machine' });
 }

@@ -1,34 +1,40 @@
-import { z } from 'zod';
 import { serverProfileSchema, type ServerProfile } from './serverProfile';
+import * as z from 'zod/mini';
+import { described } from './zodMini';
 
 // The one schema for every `kimi.*` setting. package.json's contributes.configuration is generated from it
-// (scripts/gen-settings.mjs) and a unit test fails when the two differ.
+// (scripts/gen-settings.mjs, via settingsContribution.ts) and a unit test fails when the two differ.
 
-const baseUrl = z
-  .string()
-  .max(2048)
-  .refine((v) => {
+const baseUrl = z.string().check(
+  z.maxLength(2048),
+  z.refine((v) => {
     try {
       const u = new URL(v);
       return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
     } catch {
       return false;
     }
-  }, 'must be an http(s) URL without credentials, e.g. http://127.0.0.1:8000/v1');
+  }, 'must be an http(s) URL without credentials, e.g. http://127.0.0.1:8000/v1'),
+);
+
+const num = (min: number, max: number) => z.number().check(z.gte(min), z.lte(max));
+const int = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
 
 export const settingsShape = {
-  servers: z.array(serverProfileSchema).max(100).default([]).describe('Server profiles: where and how `vllm serve` runs. Empty = this machine with the official Kimi-K2.5 command.'),
-  activeServer: z.string().max(64).default('').describe('Name of the server profile in use; empty = the first one.'),
-  'endpoint.baseUrl': baseUrl.default('http://127.0.0.1:8000/v1').describe('OpenAI-compatible base URL of a running server, used when the extension does not manage the server itself.'),
-  'endpoint.model': z.string().max(256).default('').describe('Model id to request; empty = the first id from /v1/models.'),
-  'chat.mode': z.enum(['thinking', 'instant']).default('thinking').meta({ enumDescriptions: ['Kimi thinks before answering (temperature 1.0).', 'Answer directly, no thinking (temperature 0.6).'] }).describe('Default mode for new chat messages.'),
-  'chat.thinkingTemperature': z.number().min(0).max(2).default(1).describe('Sampling temperature in thinking mode (recommended 1.0).'),
-  'chat.instantTemperature': z.number().min(0).max(2).default(0.6).describe('Sampling temperature in instant mode (recommended 0.6).'),
-  'chat.topP': z.number().min(0).max(1).default(0.95).describe('top_p for both modes (recommended 0.95).'),
-  'tools.maxRounds': z.number().int().min(1).max(50).default(8).describe('How many tool-calling rounds one message may take.'),
-  'tools.enableDemoTools': z.boolean().default(false).describe('Offer the tutorial\'s demo tools (add, mul, compare, count_letter_in_string).'),
-  'explain.mode': z.enum(['instant', 'thinking']).default('instant').describe('Mode used by "Explain Selection".'),
-  'status.pollSeconds': z.number().int().min(2).max(3600).default(15).describe('How often the status bar checks the server.'),
+  servers: described(z._default(z.array(serverProfileSchema).check(z.maxLength(100)), []), 'Server profiles: where and how `vllm serve` runs. Empty = this machine with the official Kimi-K2.5 command.'),
+  activeServer: described(z._default(z.string().check(z.maxLength(64)), ''), 'Name of the server profile in use; empty = the first one.'),
+  'endpoint.baseUrl': described(z._default(baseUrl, 'http://127.0.0.1:8000/v1'), 'OpenAI-compatible base URL of a running server, used when the extension does not manage the server itself.'),
+  'endpoint.model': described(z._default(z.string().check(z.maxLength(256)), ''), 'Model id to request; empty = the first id from /v1/models.'),
+  'chat.mode': described(z._default(z.enum(['thinking', 'instant']), 'thinking'), 'Default mode for new chat messages.', {
+    enumDescriptions: ['Kimi thinks before answering (temperature 1.0).', 'Answer directly, no thinking (temperature 0.6).'],
+  }),
+  'chat.thinkingTemperature': described(z._default(num(0, 2), 1), 'Sampling temperature in thinking mode (recommended 1.0).'),
+  'chat.instantTemperature': described(z._default(num(0, 2), 0.6), 'Sampling temperature in instant mode (recommended 0.6).'),
+  'chat.topP': described(z._default(num(0, 1), 0.95), 'top_p for both modes (recommended 0.95).'),
+  'tools.maxRounds': described(z._default(int(1, 50), 8), 'How many tool-calling rounds one message may take.'),
+  'tools.enableDemoTools': described(z._default(z.boolean(), false), "Offer the tutorial's demo tools (add, mul, compare, count_letter_in_string)."),
+  'explain.mode': described(z._default(z.enum(['instant', 'thinking']), 'instant'), 'Mode used by "Explain Selection".'),
+  'status.pollSeconds': described(z._default(int(2, 3600), 15), 'How often the status bar checks the server.'),
 } as const;
 
 export const settingsSchema = z.strictObject(settingsShape);
@@ -57,12 +63,12 @@ export function parseSettings(raw: Partial<Record<SettingKey, unknown>>): { sett
       out[key] = parseProfiles(value, problems);
       continue;
     }
-    const r = schema.safeParse(value);
+    const r = z.safeParse(schema, value);
     if (r.success) {
       out[key] = r.data;
     } else {
       problems.push(...describeIssues(`${SETTINGS_SECTION}.${key}`, r.error, value));
-      out[key] = schema.parse(undefined);
+      out[key] = z.parse(schema, undefined);
     }
   }
   return { settings: out as Settings, problems };
@@ -72,7 +78,7 @@ function parseProfiles(values: unknown[], problems: SettingsProblem[]): ServerPr
   const profiles: ServerProfile[] = [];
   const seen = new Set<string>();
   values.slice(0, 100).forEach((v, i) => {
-    const r = serverProfileSchema.safeParse(v);
+    const r = z.safeParse(serverProfileSchema, v);
     const where = `${SETTINGS_SECTION}.servers[${i}]`;
     if (!r.success) {
       problems.push(...describeIssues(where, r.error, v));
@@ -89,7 +95,7 @@ function parseProfiles(values: unknown[], problems: SettingsProblem[]): ServerPr
   return profiles;
 }
 
-function describeIssues(where: string, error: z.ZodError, root: unknown): SettingsProblem[] {
+function describeIssues(where: string, error: z.core.$ZodError, root: unknown): SettingsProblem[] {
   return error.issues.map((issue) => {
     const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
     const got = valueAt(root, issue.path);
@@ -123,21 +129,3 @@ export function activeProfile(settings: Settings): ServerProfile | undefined {
   return settings.servers.find((p) => p.name === settings.activeServer) ?? settings.servers[0];
 }
 
-/** Settings that can run commands or redirect code to another server are user/machine-only: a workspace's
- *  .vscode/settings.json (possibly from a cloned repository) must not set them. */
-const SCOPES: Partial<Record<SettingKey, string>> = { servers: 'machine', activeServer: 'machine', 'endpoint.baseUrl': 'machine' };
-
-/** contributes.configuration.properties as package.json must declare them. */
-export function contributedConfiguration(): Record<string, Record<string, unknown>> {
-  const props: Record<string, Record<string, unknown>> = {};
-  let order = 0;
-  for (const key of Object.keys(settingsShape) as SettingKey[]) {
-    const json = z.toJSONSchema(settingsShape[key], { io: 'input', unrepresentable: 'throw' }) as Record<string, unknown>;
-    delete json.$schema;
-    const entry: Record<string, unknown> = { ...json, order: order++ };
-    const scope = SCOPES[key];
-    if (scope) entry.scope = scope;
-    props[`${SETTINGS_SECTION}.${key}`] = entry;
-  }
-  return props;
-}

@@ -71,4 +71,11 @@ describe('layering', () => {
       .filter((f) => !f.startsWith('src/vscode/') && f !== 'src/extension.ts');
     assert.deepEqual(bad, []);
   });
+
+  it('src/ uses zod/mini, never classic zod (450 KB that would slow activation)', () => {
+    const bad = sourceFiles(path.join(repoRoot, 'src'))
+      .filter((f) => importsOf(fs.readFileSync(f, 'utf8')).some((s) => s === 'zod' || s === 'zod/v4' || s === 'zod/v4/classic'))
+      .map((f) => path.relative(repoRoot, f));
+    assert.deepEqual(bad, []);
+  });
 });

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultProfile } from '../../../src/core/config/serverProfile';
-import { activeProfile, contributedConfiguration, parseSettings, preview, settingsShape } from '../../../src/core/config/settings';
+import { activeProfile, parseSettings, preview, settingsShape } from '../../../src/core/config/settings';
+import { contributedConfiguration } from '../../../src/core/config/settingsContribution';
 import { repoRoot } from '../../support/paths';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
