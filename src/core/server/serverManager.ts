@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import type { ServerProfile } from '../config/serverProfile';
 import type { FetchLike } from '../ports';
 import { diagnose, type Diagnosis } from './diagnosis';
@@ -284,6 +285,9 @@ export class ServerManager implements ServerController {
             // connection re-establishes its master by itself) and reopen the tunnel.
             this.tunnel = undefined;
           }
+          // A dropped link takes the master and its forward with it (the next exec quietly makes a new master):
+          // notice by the tunnel's local end refusing connections, and forward again.
+          if (readyAnnounced && this.tunnel && !(await listening(this.tunnel.localPort))) this.tunnel = undefined;
           if (readyAnnounced && !this.tunnel && this.deps.runner.forward && this.profile.host !== 'local') {
             try {
               const baseUrl = await this.reachableBaseUrl();
@@ -414,6 +418,23 @@ export class ServerManager implements ServerController {
   private now(): number {
     return this.deps.now?.() ?? Date.now();
   }
+}
+
+/** Does something accept connections on 127.0.0.1:port (here)? */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(2000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
 }
 
 function numberInfo(parser: VllmLogParser, key: 'maxModelLen'): number | undefined {
