@@ -5,6 +5,7 @@ import { registerServerCommands } from './vscode/commands/serverCommands';
 import { registerSettingsCommands } from './vscode/commands/settingsCommands';
 import { ConfigService } from './vscode/config';
 import { Secrets } from './vscode/secrets';
+import { ServerService } from './vscode/server/serverService';
 import { ServerStatusService } from './vscode/serverStatus';
 import type { Services } from './vscode/services';
 import { StatusBar } from './vscode/statusBar';
@@ -24,18 +25,22 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
     const config = own(context, new ConfigService(log));
     const secrets = new Secrets(context.secrets);
     const status = own(context, new ServerStatusService(config, secrets, log));
-    const services: Services = { context, log, config, secrets, status };
+    const server = own(context, new ServerService(config, secrets, log));
+    const services: Services = { context, log, config, secrets, status, server };
+    // A ready managed server is what the status checks and the chat talk to (for SSH: the tunnel's local end).
+    context.subscriptions.push(server.onDidChange((s) => status.setManagedBaseUrl(s.kind === 'ready' ? s.baseUrl : undefined)));
 
     context.subscriptions.push(
       registerServerCommands(services),
       registerChatCommands(services),
       registerSettingsCommands(services),
-      new StatusBar(status),
+      new StatusBar(status, server),
       vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, own(context, new ChatViewProvider(context.extensionUri, status, log)), {
         webviewOptions: { retainContextWhenHidden: false },
       }),
     );
     status.start();
+    server.reattachInBackground();
 
     const activationMs = performance.now() - loadedAt;
     log.info(`Activated in ${activationMs.toFixed(1)} ms`);

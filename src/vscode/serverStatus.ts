@@ -10,6 +10,7 @@ export class ServerStatusService extends Disposable {
   private view: ServerView;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<ServerView> | undefined;
+  private managedBaseUrl: string | undefined;
   private readonly changed = this.register(new vscode.EventEmitter<ServerView>());
   readonly onDidChange = this.changed.event;
 
@@ -28,6 +29,13 @@ export class ServerStatusService extends Disposable {
     }));
     this.register(secrets.onDidChange(() => void this.check()));
     this.register({ dispose: () => this.timer && clearInterval(this.timer) });
+  }
+
+  /** While the extension manages a ready server, chat and status use its URL (for SSH, the tunnel's end). */
+  setManagedBaseUrl(url: string | undefined): void {
+    if (url === this.managedBaseUrl) return;
+    this.managedBaseUrl = url;
+    void this.check();
   }
 
   get current(): ServerView {
@@ -52,7 +60,7 @@ export class ServerStatusService extends Disposable {
   }
 
   private async probe(): Promise<ServerView> {
-    const baseUrl = this.config.settings['endpoint.baseUrl'];
+    const baseUrl = this.managedBaseUrl ?? this.config.settings['endpoint.baseUrl'];
     const apiKey = await this.secrets.apiKey();
     const state = await probeEndpoint(baseUrl, { ...(apiKey ? { apiKey } : {}) });
     const wanted = this.config.settings['endpoint.model'];

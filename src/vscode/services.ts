@@ -1,6 +1,7 @@
 import type * as vscode from 'vscode';
 import type { ConfigService } from './config';
 import type { Secrets } from './secrets';
+import type { ServerService } from './server/serverService';
 import type { ServerStatusService } from './serverStatus';
 
 /** Everything command areas may use, created once in activate(). */
@@ -10,4 +11,6 @@ export interface Services {
   readonly config: ConfigService;
   readonly secrets: Secrets;
   readonly status: ServerStatusService;
+  /** The server the extension manages (start/stop/reattach) for the active profile. */
+  readonly server: ServerService;
 }
