@@ -99,6 +99,32 @@ export class ServerManager implements ServerController {
     return this.starting;
   }
 
+  /** One look without following the log (for `kimi-vllm serve status`): stopped, starting (with its phase),
+   *  ready (answering over HTTP) or failed (the process ended with a diagnosis in its log). */
+  async inspect(opts: StartOptions = {}): Promise<LifecycleState> {
+    try {
+      const status = parseStatus((await this.exec(statusScript({ stateDir: this.stateDir }), 20_000)).stdout);
+      const from = Math.max(0, status.logBytes - LOG_CHUNK);
+      const chunk = status.logBytes ? parseTail((await this.exec(tailScript({ stateDir: this.stateDir, offset: from, maxBytes: LOG_CHUNK }), 20_000)).stdoutBuffer, from) : undefined;
+      const parser = new VllmLogParser();
+      if (chunk) [...parser.push(chunk.text), ...parser.end()];
+      if (!status.alive || !status.pid) {
+        return status.state === 'exited' && parser.diagnosis ? { kind: 'failed', ...this.ref(), diagnosis: parser.diagnosis } : { kind: 'stopped', ...this.ref() };
+      }
+      const since = this.now();
+      if (parser.phase === 'ready' || parser.phase === 'startingApi') {
+        const baseUrl = await this.reachableBaseUrl();
+        const probe = await probeEndpoint(baseUrl, { ...(opts.apiKey ? { apiKey: opts.apiKey } : {}), ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}), timeoutMs: 5000 });
+        if (probe.kind === 'ready') {
+          return { kind: 'ready', ...this.ref(), baseUrl, modelId: probe.modelId, pid: status.pid, reattached: true, ...(probe.maxModelLen ? { maxModelLen: probe.maxModelLen } : {}) };
+        }
+      }
+      return { kind: 'starting', ...this.ref(), phase: parser.phase ?? 'resolving', pid: status.pid, since };
+    } catch (err) {
+      return { kind: 'failed', ...this.ref(), diagnosis: transportDiagnosis(err, this.profile) };
+    }
+  }
+
   async stop(): Promise<StopReport> {
     const pid = 'pid' in this.current ? this.current.pid : undefined;
     this.stopFollowing();
