@@ -1,0 +1,101 @@
+// downloadModel against the fake `modelscope` as a real detached process: progress, disk check, resume, cancel.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { serverProfileSchema, type ServerProfile } from '../../../src/core/config/serverProfile';
+import { downloadModel } from '../../../src/core/download/modelDownload';
+import { ModelscopeProgressParser } from '../../../src/core/download/modelscopeProgress';
+import type { DownloadState } from '../../../src/core/server/lifecycleTypes';
+import { LocalShell } from '../../../src/core/server/ssh';
+import { emulatorBin, tempDir } from '../server/kit';
+
+describe('downloadModel (fake modelscope as a real process)', function () {
+  this.timeout(60_000);
+  let home: string;
+  let shell: LocalShell;
+
+  beforeEach(() => {
+    home = tempDir('kimi-dl-home');
+    shell = new LocalShell({ env: { ...process.env, HOME: home, PATH: `${emulatorBin}${path.delimiter}${process.env.PATH}` }, cwd: home });
+  });
+  afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
+
+  const profile = (env: Record<string, string> = {}): ServerProfile =>
+    serverProfileSchema.parse({ name: 'dl', downloadDir: '~/models', env: { KIMI_FAKE_MODELSCOPE_BYTES_PER_SEC: '20000000000', ...env } });
+  const shards = (n: number) => Array.from({ length: n }, (_, i) => `model-0000${i + 1}-of-000064.safetensors`);
+
+  it('downloads with progress (files, bytes, speed) into <downloadDir>/<model id>', async () => {
+    const states: DownloadState[] = [];
+    const s = await downloadModel(shell, profile(), { include: ['model-0000[1-3]-*', 'config.json'], onState: (x) => states.push(x), pollMs: 100 });
+    assert.equal(s.kind, 'done', JSON.stringify(s));
+    const dir = path.join(home, 'models', 'moonshotai', 'Kimi-K2.5');
+    for (const f of [...shards(3), 'config.json']) assert.ok(fs.existsSync(path.join(dir, f)), f);
+    const progress = states.filter((x): x is Extract<DownloadState, { kind: 'downloading' }> => x.kind === 'downloading');
+    assert.ok(progress.length > 0);
+    const last = progress.at(-1)!;
+    assert.equal(last.files.total, 4);
+    assert.ok(last.bytes.total > 20e9, `real sizes are reported (${last.bytes.total})`);
+    assert.ok(progress.every((p, i) => i === 0 || p.bytes.done >= progress[i - 1]!.bytes.done), 'bytes only grow');
+  });
+
+  it('refuses before starting when the disk cannot hold the model, with the numbers', async () => {
+    const s = await downloadModel(shell, profile(), { requiredBytes: 1e18 });
+    assert.ok(s.kind === 'failed');
+    assert.equal(s.title, 'Not enough disk space for Kimi-K2.5');
+    assert.match(s.explanation, /\d+ GB free; the model needs about 595 GB/);
+  });
+
+  it('a dropped connection is explained, and a rerun resumes and completes', async () => {
+    const include = ['model-0000[1-2]-*'];
+    const first = await downloadModel(shell, profile({ KIMI_FAKE_MODELSCOPE_FAIL: 'network-drop' }), { include, pollMs: 100 });
+    assert.ok(first.kind === 'failed', JSON.stringify(first));
+    assert.equal(first.title, 'The download was interrupted');
+    assert.match(first.explanation, /resumes/);
+    const second = await downloadModel(shell, profile(), { include, pollMs: 100 });
+    assert.equal(second.kind, 'done', JSON.stringify(second));
+  });
+
+  it('cancel stops the download and keeps the partial files', async () => {
+    const ctrl = new AbortController();
+    const slow = profile({ KIMI_FAKE_MODELSCOPE_BYTES_PER_SEC: '2000000000' });
+    const s = await downloadModel(shell, slow, {
+      include: ['model-0000[1-4]-*'],
+      signal: ctrl.signal,
+      pollMs: 100,
+      onState: (x) => x.kind === 'downloading' && x.bytes.done > 0 && ctrl.abort(),
+    });
+    assert.equal(s.kind, 'cancelled');
+    const temp = path.join(home, 'models', 'moonshotai', 'Kimi-K2.5', '._____temp');
+    assert.ok(fs.existsSync(temp) && fs.readdirSync(temp).length > 0, 'partial files kept for a resume');
+  });
+
+  it('an unknown model and a missing modelscope are explained', async () => {
+    const unknown = await downloadModel(shell, serverProfileSchema.parse({ name: 'dl', model: 'nobody/NoSuchModel', downloadDir: '~/models' }), { pollMs: 100, requiredBytes: 0 });
+    assert.ok(unknown.kind === 'failed', JSON.stringify(unknown));
+    assert.equal(unknown.title, 'ModelScope does not know this model');
+    const bare = new LocalShell({ env: { ...process.env, HOME: home, PATH: '/usr/bin:/bin' }, cwd: home });
+    const missing = await downloadModel(bare, profile(), { pollMs: 100 });
+    assert.ok(missing.kind === 'failed');
+    assert.equal(missing.title, 'ModelScope is not installed on the host');
+  });
+
+  it('the progress parser gives the same result whatever the chunking', () => {
+    const out = [
+      '\rProcessing 3 items:   0%|          | 0.00/3.00 [00:00<?, ?it/s]\n',
+      '\rDownloading [model-00001-of-000064.safetensors]:  45%|████▌     | 2.41G/5.35G [00:41<00:50, 107MB/s]\x1b[A\n',
+      '\rDownloading [model-00001-of-000064.safetensors]: 100%|██████████| 5.35G/5.35G [00:50<00:00, 107MB/s]\n',
+      '\rProcessing 3 items:  33%|███▎      | 1.00/3.00 [00:50<01:40, 50.0s/it]\n',
+    ].join('');
+    const whole = new ModelscopeProgressParser();
+    whole.push(out);
+    const expected = whole.progress();
+    assert.deepEqual(expected.files, { done: 1, total: 3 });
+    assert.equal(expected.bytes.done, 5.35e9);
+    assert.equal(expected.etaSeconds, 100);
+    for (let size = 1; size < 40; size += 3) {
+      const p = new ModelscopeProgressParser();
+      for (let i = 0; i < out.length; i += size) p.push(out.slice(i, i + size));
+      assert.deepEqual(p.progress(), expected, `chunks of ${size}`);
+    }
+  });
+});
