@@ -5,6 +5,8 @@ import { registerServerCommands } from './vscode/commands/serverCommands';
 import { registerSettingsCommands } from './vscode/commands/settingsCommands';
 import { ConfigService } from './vscode/config';
 import { Secrets } from './vscode/secrets';
+import { ServerContextKeys } from './vscode/server/contextKeys';
+import { RestartOffer } from './vscode/server/restartOffer';
 import { ServerService } from './vscode/server/serverService';
 import { ServerStatusService } from './vscode/serverStatus';
 import type { Services } from './vscode/services';
@@ -16,7 +18,12 @@ export interface KimiApi {
   /** Milliseconds from this module's first statement to the end of activate(). */
   readonly activationMs: number;
   readonly services: Services;
+  /** The managed server: state, start/stop, profiles, the current base URL (also at services.server). */
+  readonly server: ServerService;
 }
+
+/** Set while active: closes connections and log followers on deactivate (never stops a server). */
+let shutdown: (() => Promise<void>) | undefined;
 
 export function activate(context: vscode.ExtensionContext): KimiApi {
   const log = vscode.window.createOutputChannel('Kimi', { log: true });
@@ -34,17 +41,20 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
       registerServerCommands(services),
       registerChatCommands(services),
       registerSettingsCommands(services),
-      new StatusBar(status, server),
-      vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, own(context, new ChatViewProvider(context.extensionUri, status, log)), {
+      new StatusBar(status, server, config),
+      new ServerContextKeys(status, server),
+      new RestartOffer(services),
+      vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, own(context, new ChatViewProvider(context.extensionUri, services)), {
         webviewOptions: { retainContextWhenHidden: false },
       }),
     );
     status.start();
-    server.reattachInBackground();
+    server.reattachInBackground(); // not awaited: activation never waits on a shell or SSH
+    shutdown = () => server.shutdown();
 
     const activationMs = performance.now() - loadedAt;
     log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-    return { activationMs, services };
+    return { activationMs, services, server };
   } catch (err) {
     // VS Code shows nothing when activate() throws; say it where the user looks.
     const message = err instanceof Error ? err.message : String(err);
@@ -54,8 +64,10 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
   }
 }
 
-export function deactivate(): void {
-  // Everything is owned by context.subscriptions.
+export async function deactivate(): Promise<void> {
+  // Everything else is owned by context.subscriptions; a remote server keeps running (reattached next time).
+  await shutdown?.();
+  shutdown = undefined;
 }
 
 function own<T extends vscode.Disposable>(context: vscode.ExtensionContext, d: T): T {

@@ -3,12 +3,18 @@
 export interface FlagSpec {
   /** true: the flag takes a value (`--flag V` or `--flag=V`). */
   value: boolean;
+  /** The flag may be given several times; every value is collected in `lists` (flags holds the last). */
+  repeat?: boolean;
 }
 
 export class UsageError extends Error {}
 
-export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): { flags: Record<string, string | true>; positionals: string[] } {
+export function parseArgs(
+  argv: string[],
+  spec: Record<string, FlagSpec>,
+): { flags: Record<string, string | true>; positionals: string[]; lists: Record<string, string[]> } {
   const flags: Record<string, string | true> = {};
+  const lists: Record<string, string[]> = {};
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -32,6 +38,7 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): { fla
     const v = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (v === undefined) throw new UsageError(`--${name} needs a value`);
     flags[name] = v;
+    if (s.repeat) (lists[name] ??= []).push(v);
   }
-  return { flags, positionals };
+  return { flags, positionals, lists };
 }

@@ -2,7 +2,9 @@
 // kimi-vllm: the command line over the same core as the extension (not `kimi`, which is Moonshot's own CLI).
 import { probeEndpoint } from '../core/server/endpointProbe';
 import { parseArgs, UsageError } from './args';
-import { runGpus, runServe } from './serveCommand';
+import { runDownload } from './downloadCommand';
+import { runGpus } from './gpusCommand';
+import { runServe, type Io } from './serveCommand';
 
 const VERSION = '0.1.0';
 const DEFAULT_BASE_URL = 'http://127.0.0.1:8000/v1';
@@ -17,12 +19,19 @@ Usage:
       Run vllm serve (Kimi-K2.5's recommended flags) detached on this machine or an SSH host. start exits 0
       once the server answers and leaves it running; status/stop/logs (and the VS Code extension) find it.
       --config is a JSON file {"servers":[…]} with the schema of the kimi.servers setting.
-  kimi-vllm gpus [--profile NAME] [--config FILE] [--host …] [--json]
+      For an SSH host, start and status print the "ssh -N -L …" command that makes the server reachable here.
+      The config file defaults to $KIMI_VLLM_CONFIG, else ~/.config/kimi-vllm/config.json, else this machine.
+  kimi-vllm download [--profile NAME] [--config FILE] [--host …] [--model ID] [--include GLOB]… [--exclude GLOB]…
+                 [--json]
+      modelscope download of the model into the profile's download dir on the target: disk check first, a
+      progress line (bytes, speed, ETA); Ctrl+C cancels (partial files stay, a rerun resumes).
+  kimi-vllm gpus [--profile NAME] [--config FILE] [--host …] [--tp N] [--json]
+      The target's GPUs, who holds them, and whether the profile passes the GPU pre-flight.
   kimi-vllm --version
   kimi-vllm --help
 
 Defaults: --base-url ${DEFAULT_BASE_URL}; the API key is also read from KIMI_API_KEY.
-Coming in later releases: chat, download.`;
+Coming in later releases: chat.`;
 
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,9 +45,21 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       return 0;
     }
     if (command === 'status') return await status(rest, out);
-    if (command === 'serve') return await runServe(rest, { stdout: out, stderr: err, env: process.env });
-    if (command === 'gpus') return await runGpus(rest, { stdout: out, stderr: err, env: process.env });
-    if (command === 'chat' || command === 'download') {
+    if (command === 'serve' || command === 'gpus' || command === 'download') {
+      // Ctrl+C: logs --follow ends, download is cancelled (SIGINT to modelscope), start stops waiting.
+      const ctrl = new AbortController();
+      const onSigint = () => ctrl.abort();
+      process.once('SIGINT', onSigint);
+      const io: Io = { stdout: out, stderr: err, env: process.env, signal: ctrl.signal };
+      try {
+        if (command === 'serve') return await runServe(rest, io);
+        if (command === 'gpus') return await runGpus(rest, io);
+        return await runDownload(rest, io);
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+      }
+    }
+    if (command === 'chat') {
       err.write(`kimi-vllm: "${command}" is not available in this version yet; it arrives in a coming release.\n`);
       return 2;
     }

@@ -1,128 +1,154 @@
+// `kimi-vllm serve start|stop|status|logs` over the same ServerManager as the extension.
+//
+// start exits 0 once the server answers and leaves it running DETACHED on its host (setsid/nohup, pid and log in
+// ~/.kimi-vllm/<profile> there): later status/stop/logs invocations, and the extension, find it by the profile
+// name. For an SSH host the tunnel this process opened to confirm readiness closes when it exits; start and
+// status print the `ssh -N -L …` command that makes the server reachable here at http://127.0.0.1:PORT/v1 (the
+// extension opens its own tunnel).
 import type { ServerProfile } from '../core/config/serverProfile';
-import { NVIDIA_SMI_QUERY, parseComputeApps, parseGpuQuery, summarizeGpus } from '../core/server/gpuProbe';
 import type { LifecycleState } from '../core/server/lifecycleTypes';
-import { shellCommand } from '../core/server/vllmCommand';
+import type { ServerManager } from '../core/server/serverManager';
 import { parseArgs, UsageError } from './args';
-import { managerFor, PROFILE_FLAGS, resolveProfile, runnerFor } from './profiles';
+import { managerFor, PROFILE_FLAGS, resolveProfile, tunnelHint } from './profiles';
 
 export interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** Ctrl+C (logs --follow ends; start stops waiting, the server keeps loading). */
+  signal?: AbortSignal;
 }
+
+export const SERVE_USAGE =
+  'kimi-vllm serve start|stop|status|logs [--profile NAME] [--config FILE] [--host local|SSH-DEST] [--model PATH-OR-ID] [--port N] [--tp N] [--max-model-len N] [--json] [--follow] [--lines N]';
 
 /** `kimi-vllm serve start|stop|status|logs …` */
 export async function runServe(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub !== 'start' && sub !== 'stop' && sub !== 'status' && sub !== 'logs') {
+    throw new UsageError(sub ? `unknown serve command "${sub}" (start, stop, status, logs)` : 'serve needs a command: start, stop, status or logs');
+  }
   const { flags, positionals } = parseArgs(rest, { ...PROFILE_FLAGS, follow: { value: false }, lines: { value: true } });
   if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const profile = resolveProfile(flags);
+  if ((flags.follow || flags.lines !== undefined) && sub !== 'logs') throw new UsageError('--follow and --lines belong to "serve logs"');
+  const profile = resolveProfile(flags, io.env);
   const json = flags.json === true;
   const apiKey = io.env.KIMI_API_KEY || undefined;
-  const m = managerFor(profile);
+  const m = managerFor(profile, io.env);
   try {
     switch (sub) {
-      case 'start': {
-        if (!json) m.onState((s) => s.kind === 'starting' && io.stderr.write(`${progressLine(s)}\n`));
-        const s = await m.start(apiKey ? { apiKey } : {});
-        if (json) io.stdout.write(`${JSON.stringify(statusJson(s))}\n`);
-        if (s.kind === 'failed') {
-          io.stderr.write(`kimi-vllm: ${s.diagnosis.title}: ${s.diagnosis.explanation}\n`);
-          return 1;
-        }
-        if (!json && s.kind === 'ready') {
-          io.stdout.write(`ready: ${s.modelId} (pid ${s.pid})${s.gpus ? ` on ${s.gpus}` : ''}\n`);
-          io.stdout.write(profile.host === 'local' ? `${s.baseUrl}\n` : `on ${profile.host} at ${profile.bindHost}:${profile.port}; reach it with: ssh -N -L ${profile.port}:${profile.bindHost}:${profile.port} ${profile.host}\n`);
-        }
-        return s.kind === 'ready' ? 0 : 1;
-      }
+      case 'start':
+        return await start(m, profile, json, apiKey, io);
       case 'status': {
         const s = await m.inspect(apiKey ? { apiKey } : {});
-        if (json) io.stdout.write(`${JSON.stringify(statusJson(s))}\n`);
-        else io.stdout.write(`${humanStatus(s)}\n`);
-        return s.kind === 'failed' && s.diagnosis.code === 'engineInitFailed' && !('pid' in s) ? 1 : 0;
+        if (json) io.stdout.write(`${JSON.stringify(statusJson(s, profile))}\n`);
+        else io.stdout.write(`${humanStatus(s, profile)}\n`);
+        // 0: the question was answered (whatever the state); 1: the host could not be asked.
+        return s.kind === 'failed' && s.pid === undefined && /over SSH|could not be managed|local command failed/.test(s.diagnosis.title) ? 1 : 0;
       }
       case 'stop': {
         const r = await m.stop();
         if (json) io.stdout.write(`${JSON.stringify(r)}\n`);
-        else if (r.result === 'not-running' || r.result === 'stale') io.stdout.write(`no server of "${profile.name}" is running\n`);
-        else io.stdout.write(`stopped "${profile.name}" (SIG${r.result}); port ${r.portClosed ? 'closed' : 'STILL OPEN'}; GPU memory ${Object.keys(r.gpuMemoryHeld).length ? `still held: ${JSON.stringify(r.gpuMemoryHeld)}` : 'freed'}\n`);
+        else io.stdout.write(`${r.message ?? r.result}\n`);
         return r.result === 'survived' || !r.portClosed ? 1 : 0;
       }
       case 'logs': {
         const n = typeof flags.lines === 'string' ? Number(flags.lines) : 200;
         if (!Number.isInteger(n) || n < 1) throw new UsageError(`--lines must be a positive whole number, got ${JSON.stringify(flags.lines)}`);
-        for (const line of await m.logTail(n)) io.stdout.write(`${line}\n`);
-        if (flags.follow) {
-          m.onLog((line) => io.stdout.write(`${line}\n`));
-          await new Promise<void>((resolve) => {
-            process.once('SIGINT', resolve);
-            void m.reattach(apiKey ? { apiKey } : {});
-          });
+        if (!flags.follow) {
+          for (const line of await m.logTail(n)) io.stdout.write(`${line}\n`);
+          return 0;
         }
+        // Until the server exits or Ctrl+C.
+        await m.followLog((line) => io.stdout.write(`${line}\n`), { backlog: n, ...(io.signal ? { signal: io.signal } : {}) });
         return 0;
       }
-      default:
-        throw new UsageError(sub ? `unknown serve command "${sub}" (start, stop, status, logs)` : 'serve needs a command: start, stop, status or logs');
     }
   } finally {
-    await m.dispose(); // closes tunnels and SSH masters; never stops the server
+    await m.dispose(); // closes tunnels and the SSH master; never stops the server
   }
 }
 
-/** `kimi-vllm gpus [--profile …] [--json]` */
-export async function runGpus(argv: string[], io: Io): Promise<number> {
-  const { flags, positionals } = parseArgs(argv, PROFILE_FLAGS);
-  if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const profile: ServerProfile = resolveProfile(flags);
-  const runner = runnerFor(profile);
-  try {
-    const q = await runner.exec(shellCommand(profile, ['nvidia-smi', ...NVIDIA_SMI_QUERY.gpus]), { timeoutMs: 30_000 });
-    if (q.code !== 0) {
-      io.stderr.write(`kimi-vllm: nvidia-smi failed on ${profile.host}: ${(q.stdout + q.stderr).trim().split('\n').at(-1) ?? ''}\n`);
-      return 1;
-    }
-    const apps = await runner.exec(shellCommand(profile, ['nvidia-smi', ...NVIDIA_SMI_QUERY.processes]), { timeoutMs: 30_000 });
-    const gpus = parseGpuQuery(q.stdout);
-    const processes = apps.code === 0 ? parseComputeApps(apps.stdout) : [];
-    if (flags.json) io.stdout.write(`${JSON.stringify({ host: profile.host, gpus, processes })}\n`);
+async function start(m: ServerManager, profile: ServerProfile, json: boolean, apiKey: string | undefined, io: Io): Promise<number> {
+  let last = '';
+  const tty = io.stderr.isTTY === true;
+  m.onState((s) => {
+    if (json) return;
+    const line = progressLine(s);
+    if (!line || line === last) return;
+    last = line;
+    // On a terminal one line refreshes in place; in a log one line per change.
+    io.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+  });
+  const s = await m.start({ ...(apiKey ? { apiKey } : {}), ...(io.signal ? { signal: io.signal } : {}) });
+  if (tty && !json) io.stderr.write('\n');
+  if (json) io.stdout.write(`${JSON.stringify(statusJson(s, profile))}\n`);
+  if (s.kind === 'failed') {
+    io.stderr.write(`kimi-vllm: ${oneLine(`${s.diagnosis.title}: ${s.diagnosis.explanation}${s.diagnosis.fix ? ` Fix: ${s.diagnosis.fix.label}.` : ''}`)}\n`);
+    return 1;
+  }
+  if (s.kind !== 'ready') {
+    io.stderr.write(`kimi-vllm: not ready (${s.kind}${s.kind === 'starting' ? `: ${s.phase}` : ''}); the server keeps starting on ${profile.host} — see "kimi-vllm serve status".\n`);
+    return 1;
+  }
+  if (!json) {
+    io.stdout.write(`ready: ${s.modelId} (pid ${s.pid})${s.gpus ? ` on ${s.gpus}` : ''}\n`);
+    const hint = tunnelHint(profile);
+    if (!hint) io.stdout.write(`${s.baseUrl}\n`);
     else {
-      io.stdout.write(`${profile.host}: ${summarizeGpus(gpus, processes)}\n`);
-      for (const g of gpus) io.stdout.write(`  GPU ${g.index}  ${g.name}  ${((g.usedMiB ?? 0) / 1024).toFixed(1)} / ${((g.totalMiB ?? 0) / 1024).toFixed(1)} GiB used\n`);
+      io.stdout.write(`on ${profile.host} at ${profile.bindHost}:${profile.port}; reach it from here with:\n  ${hint.command}\n`);
+      io.stdout.write(`then use ${hint.baseUrl} (the VS Code extension opens its own tunnel)\n`);
     }
-    return 0;
-  } finally {
-    await runner.close?.();
   }
+  return 0;
 }
 
-export function statusJson(s: LifecycleState): Record<string, unknown> {
+/** The documented `serve status --json` shape (+ `tunnel` for an SSH host, `diagnosis` when failed). */
+export function statusJson(s: LifecycleState, profile?: ServerProfile): Record<string, unknown> {
   const state = s.kind === 'ready' ? 'ready' : s.kind === 'failed' ? 'failed' : s.kind === 'stopped' ? 'stopped' : 'starting';
+  const hint = profile ? tunnelHint(profile) : undefined;
+  // For an SSH host the URL that works here once the printed tunnel runs (ours closed when this process ended).
+  const baseUrl = s.kind === 'ready' ? (hint ? hint.baseUrl : s.baseUrl) : '';
   return {
     state,
     profile: s.profile,
-    baseUrl: s.kind === 'ready' ? s.baseUrl : '',
+    baseUrl,
     pid: 'pid' in s && s.pid ? s.pid : null,
-    phase: s.kind === 'starting' ? s.phase : s.kind,
+    phase: s.kind === 'starting' ? s.phase : s.kind === 'preflight' || s.kind === 'stopping' ? s.kind : state,
     model: s.kind === 'ready' ? s.modelId : '',
     maxModelLen: s.kind === 'ready' && s.maxModelLen ? s.maxModelLen : null,
-    ...(s.kind === 'failed' ? { diagnosis: { code: s.diagnosis.code, title: s.diagnosis.title, explanation: s.diagnosis.explanation } } : {}),
+    ...(hint && s.kind === 'ready' ? { tunnel: hint.command } : {}),
+    ...(s.kind === 'failed' ? { diagnosis: { code: s.diagnosis.code, title: s.diagnosis.title, explanation: s.diagnosis.explanation, ...(s.diagnosis.fix ? { fix: s.diagnosis.fix } : {}) } } : {}),
   };
 }
 
-function progressLine(s: Extract<LifecycleState, { kind: 'starting' }>): string {
-  return `starting: ${s.phase}${s.progress ? ` ${s.progress.done}/${s.progress.total}` : ''}`;
+function progressLine(s: LifecycleState): string | undefined {
+  switch (s.kind) {
+    case 'preflight':
+      return s.detail;
+    case 'starting':
+      return `starting: ${s.phase}${s.progress ? ` ${s.progress.done}/${s.progress.total}` : ''}${s.reconnecting ? ` (reconnecting to ${s.host}: ${s.reconnecting.reason})` : ''}`;
+    default:
+      return undefined;
+  }
 }
 
-function humanStatus(s: LifecycleState): string {
+function humanStatus(s: LifecycleState, profile: ServerProfile): string {
+  const hint = tunnelHint(profile);
   switch (s.kind) {
     case 'ready':
-      return `ready: ${s.modelId} at ${s.baseUrl} (pid ${s.pid})`;
+      return hint
+        ? `ready: ${s.modelId} on ${profile.host} (pid ${s.pid}), listening on ${profile.bindHost}:${profile.port} there.\n  reach it with: ${hint.command}   then ${hint.baseUrl}`
+        : `ready: ${s.modelId} at ${s.baseUrl} (pid ${s.pid})${s.maxModelLen ? `, max_model_len ${s.maxModelLen}` : ''}`;
     case 'starting':
-      return `starting: ${s.phase} (pid ${s.pid ?? '?'})`;
+      return `starting: ${s.phase}${s.progress ? ` ${s.progress.done}/${s.progress.total}` : ''} (pid ${s.pid ?? '?'}) on ${profile.host}`;
     case 'failed':
-      return `failed: ${s.diagnosis.title} — ${s.diagnosis.explanation}`;
+      return `failed: ${oneLine(`${s.diagnosis.title} — ${s.diagnosis.explanation}`)}`;
     default:
-      return `${s.kind}: "${s.profile}"`;
+      return `${s.kind}: no server of "${s.profile}" is running on ${profile.host === 'local' ? 'this machine' : profile.host}`;
   }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }

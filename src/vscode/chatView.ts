@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { webviewToHostSchema, type HostToWebview, type WebviewToHost } from '../shared/protocol';
 import { Disposable } from './lifecycle';
-import type { ServerStatusService } from './serverStatus';
+import type { Services } from './services';
+import { chatServerView } from './server/presentation';
+import { applyFixAndRestart } from './server/startFlow';
 
 export const CHAT_VIEW_ID = 'kimi.chatView';
 
@@ -14,11 +16,18 @@ export class ChatViewProvider extends Disposable implements vscode.WebviewViewPr
 
   constructor(
     private readonly extensionUri: vscode.Uri,
-    private readonly status: ServerStatusService,
-    private readonly log: vscode.LogOutputChannel,
+    private readonly s: Services,
   ) {
     super();
-    this.register(status.onDidChange((server) => this.post({ type: 'server', server })));
+    const update = () => this.post({ type: 'server', server: this.serverView() });
+    this.register(s.status.onDidChange(update));
+    this.register(s.server.onDidChange(update));
+    this.register(s.server.onDidChangeDownload(update));
+  }
+
+  /** The header's view: the managed server (phase, diagnosis) when there is one, else the endpoint's check. */
+  private serverView() {
+    return chatServerView(this.s.status.current, this.s.server.state, this.s.server.download);
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -41,7 +50,7 @@ export class ChatViewProvider extends Disposable implements vscode.WebviewViewPr
   private receive(raw: unknown): void {
     const parsed = webviewToHostSchema.safeParse(raw);
     if (!parsed.success) {
-      this.log.warn(`Ignored a malformed message from the chat view: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+      this.s.log.warn(`Ignored a malformed message from the chat view: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
       return;
     }
     void this.handle(parsed.data);
@@ -51,12 +60,16 @@ export class ChatViewProvider extends Disposable implements vscode.WebviewViewPr
     switch (msg.type) {
       case 'ready':
         this.ready = true;
-        this.pending = [{ type: 'server', server: this.status.current }];
+        this.pending = [{ type: 'server', server: this.serverView() }];
         this.flush();
         return;
       case 'checkServer':
-        this.post({ type: 'server', server: { ...this.status.current, state: 'checking' } });
-        this.post({ type: 'server', server: await this.status.check() });
+        this.post({ type: 'server', server: chatServerView({ ...this.s.status.current, state: 'checking' }, this.s.server.state, this.s.server.download) });
+        await this.s.status.check();
+        this.post({ type: 'server', server: this.serverView() });
+        return;
+      case 'applyServerFix':
+        await applyFixAndRestart(this.s);
         return;
       case 'runCommand':
         await vscode.commands.executeCommand(msg.command);

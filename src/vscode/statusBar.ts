@@ -1,87 +1,52 @@
 import * as vscode from 'vscode';
-import type { LifecycleState } from '../core/server/lifecycleTypes';
-import type { ServerView } from '../shared/protocol';
+import { SETTINGS_SECTION } from '../core/config/settings';
+import type { ConfigService } from './config';
 import { Disposable } from './lifecycle';
-import { phaseLabel, type ServerService } from './server/serverService';
+import { statusBarModel } from './server/presentation';
+import type { ServerService } from './server/serverService';
 import type { ServerStatusService } from './serverStatus';
 
-const ICON: Record<ServerView['state'], string> = {
-  checking: '$(sync~spin)',
-  ready: '$(pass-filled)',
-  starting: '$(loading~spin)',
-  unreachable: '$(debug-disconnect)',
-  unauthorized: '$(lock)',
-  error: '$(error)',
-};
+export { shortModel } from './server/presentation';
 
-const LABEL: Record<ServerView['state'], string> = {
-  checking: 'checking…',
-  ready: 'ready',
-  starting: 'starting…',
-  unreachable: 'no server',
-  unauthorized: 'needs API key',
-  error: 'server error',
-};
-
-/** One status bar item, always showing the state: a server the extension manages (stopped / starting: phase /
- *  ready / failed: reason), or else the configured endpoint. Click: the actions that apply. */
+/** One status bar item that always shows the state — downloading n% / starting: phase / ready: model, GPUs /
+ *  failed: reason / stopped — of the server the extension manages, or of the configured endpoint when it manages
+ *  none. Click: the quick pick of the actions that apply. */
 export class StatusBar extends Disposable {
   private readonly item = this.register(vscode.window.createStatusBarItem('kimi.server', vscode.StatusBarAlignment.Left, 50));
 
   constructor(
     private readonly status: ServerStatusService,
     private readonly server: ServerService,
+    config: ConfigService,
   ) {
     super();
     this.item.name = 'Kimi Server';
     this.item.command = 'kimi.serverActions';
-    this.refresh();
-    this.register(status.onDidChange(() => this.refresh()));
-    this.register(server.onDidChange(() => this.refresh()));
+    this.register(status.onDidChange(() => this.render()));
+    this.register(server.onDidChange(() => this.render()));
+    this.register(server.onDidChangeDownload(() => this.render()));
+    this.register(config.onDidChange(() => this.render()));
+    this.render();
     this.item.show();
   }
 
-  private refresh(): void {
-    const managed = this.server.state;
-    void vscode.commands.executeCommand('setContext', 'kimi.serverRunning', managed.kind === 'ready' || managed.kind === 'starting' || managed.kind === 'preflight');
-    if (managed.kind === 'stopped' || (managed.kind === 'ready' && this.status.current.state === 'ready')) this.render(this.status.current);
-    else this.renderManaged(managed);
-  }
-
-  private renderManaged(s: Exclude<LifecycleState, { kind: 'stopped' }>): void {
-    const text =
-      s.kind === 'preflight' ? '$(sync~spin) Kimi: checking GPUs…'
-      : s.kind === 'starting' ? `$(loading~spin) Kimi: starting: ${phaseLabel(s)}`
-      : s.kind === 'ready' ? `$(pass-filled) Kimi: ready · ${shortModel(s.modelId)}`
-      : s.kind === 'stopping' ? '$(loading~spin) Kimi: stopping…'
-      : `$(error) Kimi: failed: ${s.diagnosis.title}`;
-    this.item.text = text.length > 90 ? `${text.slice(0, 89)}…` : text;
-    const lines = [`Server profile "${s.profile}" on ${s.host}`];
-    if (s.kind === 'ready' && s.gpus) lines.push(`GPUs: ${s.gpus}`);
-    if (s.kind === 'starting' && s.gpus) lines.push(`GPUs: ${s.gpus}`);
-    if (s.kind === 'failed') lines.push(s.diagnosis.explanation);
-    lines.push('Click for server actions.');
-    this.item.tooltip = lines.join('\n');
-    this.item.accessibilityInformation = { label: `Kimi server ${s.kind}`, role: 'button' };
-    this.item.backgroundColor = s.kind === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
-  }
-
-  private render(v: ServerView): void {
-    const model = v.state === 'ready' && v.modelId ? ` · ${shortModel(v.modelId)}` : '';
-    this.item.text = `${ICON[v.state]} Kimi: ${LABEL[v.state]}${model}`;
-    const lines = [`Kimi server at ${v.baseUrl}`];
-    if (v.modelId) lines.push(`Model: ${v.modelId}${v.maxModelLen ? ` (context ${v.maxModelLen.toLocaleString('en-US')} tokens)` : ''}`);
-    if (v.detail) lines.push(v.detail);
-    lines.push('Click for server actions.');
-    this.item.tooltip = lines.join('\n');
-    this.item.accessibilityInformation = { label: `Kimi server ${LABEL[v.state]}${v.modelId ? `, model ${v.modelId}` : ''}`, role: 'button' };
-    this.item.backgroundColor = v.state === 'error' || v.state === 'unauthorized' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
-    void vscode.commands.executeCommand('setContext', 'kimi.serverReady', v.state === 'ready');
+  private render(): void {
+    const m = statusBarModel({
+      managed: this.server.state,
+      download: this.server.download,
+      endpoint: this.status.current,
+      externalEndpoint: endpointConfigured(),
+    });
+    this.item.text = m.text;
+    this.item.tooltip = m.tooltip;
+    this.item.accessibilityInformation = { label: m.text.replace(/\$\([\w~-]+\)\s*/g, ''), role: 'button' };
+    this.item.backgroundColor =
+      m.tone === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : m.tone === 'warning' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
   }
 }
 
-/** `/root/autodl-fs/moonshotai/Kimi-K2.5` → `Kimi-K2.5` */
-export function shortModel(id: string): string {
-  const last = id.split('/').filter(Boolean).pop() ?? id;
-  return last.length > 40 ? `${last.slice(0, 39)}…` : last;
+/** The user pointed kimi.endpoint.baseUrl somewhere (an external server) rather than leaving the default. */
+function endpointConfigured(): boolean {
+  const i = vscode.workspace.getConfiguration(SETTINGS_SECTION).inspect('endpoint.baseUrl');
+  return [i?.globalValue, i?.workspaceValue, i?.workspaceFolderValue].some((v) => v !== undefined);
 }

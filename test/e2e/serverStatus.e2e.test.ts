@@ -64,14 +64,17 @@ describe('server status in the status bar and the Kimi panel', function () {
 
     // No vLLM on this machine: starting the default profile must say so in plain words, with what to set.
     await frame.getByRole('button', { name: 'Start Server' }).click();
-    const text = await waitForNotification(wb.page, /vLLM is not installed where the server runs/);
+    const text = await waitForNotification(wb.page, /Kimi: vLLM is not installed/);
     assert.match(text, /environment\.venv/);
   });
 
-  it('commands whose feature has not shipped say so honestly instead of pretending', async function () {
+  it('Download Model asks what to download, then says in plain words that ModelScope is missing on this host', async function () {
     this.timeout(90_000);
     await runCommand(wb.page, 'Kimi: Download Model');
-    const text = await waitForNotification(wb.page, /Kimi: Download Model is not available in this version/);
-    assert.match(text, /modelscope download/);
+    const row = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: 'The whole model' }).first();
+    await row.waitFor({ state: 'visible', timeout: 15_000 });
+    await row.click();
+    const text = await waitForNotification(wb.page, /Kimi: ModelScope is not installed on the host/);
+    assert.match(text, /pip install modelscope/);
   });
 });

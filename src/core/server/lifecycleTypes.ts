@@ -10,6 +10,17 @@ export interface ServerRef {
   host: string;
 }
 
+/** The SSH link to the host dropped while a server runs there: the server keeps running, the manager is
+ *  re-establishing the master connection and the tunnel (with backoff). Present only while that lasts. */
+export interface Reconnecting {
+  /** ms since epoch when the link was found down. */
+  since: number;
+  /** Attempts made so far. */
+  attempt: number;
+  /** The last error, in plain words. */
+  reason: string;
+}
+
 export type LifecycleState =
   | ({ kind: 'stopped' } & ServerRef)
   /** Checking tools and GPUs on the target before anything starts. */
@@ -24,6 +35,8 @@ export type LifecycleState =
       gpus?: string;
       /** ms since epoch when start() began. */
       since: number;
+      /** The SSH link is down and being re-established (the server keeps loading on the host). */
+      reconnecting?: Reconnecting;
     } & ServerRef)
   | ({
       kind: 'ready';
@@ -35,6 +48,11 @@ export type LifecycleState =
       gpus?: string;
       /** true when this session found a server an earlier session (or the CLI) started. */
       reattached: boolean;
+      /** The SSH link is down and being re-established: the server keeps running on the host, and baseUrl (the
+       *  same local port) answers again once the tunnel is back. Still 'ready' — never 'stopped' for a lost link. */
+      reconnecting?: Reconnecting;
+      /** A transient remark, e.g. "the server needs an API key to list its models". */
+      detail?: string;
     } & ServerRef)
   | ({ kind: 'stopping'; pid?: number } & ServerRef)
   | ({ kind: 'failed'; diagnosis: Diagnosis; pid?: number; logTail?: string[] } & ServerRef);
@@ -61,11 +79,17 @@ export interface StopReport {
   portClosed: boolean;
   /** GPU memory still held by processes after the stop (MiB per GPU index); empty when all was freed. */
   gpuMemoryHeld: Record<number, number>;
+  /** One sentence for the user: what was stopped how, or why nothing was. */
+  message?: string;
+  /** The process (group) that was stopped, when there was one. */
+  pid?: number | null;
 }
 
 export interface StartOptions {
   /** From SecretStorage / --api-key / KIMI_API_KEY; never on a command line. */
   apiKey?: string;
+  /** Stops WAITING: before the launch nothing is launched (resolves 'stopped'); after it, start() resolves with
+   *  the current 'starting' state and the server keeps loading (stop() stops it). */
   signal?: AbortSignal;
 }
 

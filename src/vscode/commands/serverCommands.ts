@@ -1,22 +1,28 @@
 import * as vscode from 'vscode';
 import type { Services } from '../services';
-import { describeState } from '../server/serverService';
-import { startWithProgress } from '../server/startFlow';
-import { explainNotYetAvailable } from './notYet';
+import { showServerActions } from '../server/actionsPick';
+import { downloadWithProgress } from '../server/downloadFlow';
+import { showServerLogs } from '../server/logsView';
+import { pickProfile } from '../server/profilePick';
+import { isRunning } from '../server/presentation';
+import { restartWithProgress, startWithProgress } from '../server/startFlow';
+import { stopWithProgress } from '../server/stopFlow';
 
 export function registerServerCommands(s: Services): vscode.Disposable {
   return vscode.Disposable.from(
-    vscode.commands.registerCommand('kimi.downloadModel', () =>
-      explainNotYetAvailable('Kimi: Download Model', 'downloading Kimi-K2.5 from ModelScope onto a GPU host', 'Meanwhile, run `modelscope download --model moonshotai/Kimi-K2.5 --local_dir DIR` on the host.'),
-    ),
-    vscode.commands.registerCommand('kimi.startServer', () => startWithProgress(s)),
-    vscode.commands.registerCommand('kimi.stopServer', () => stop(s)),
-    vscode.commands.registerCommand('kimi.restartServer', async () => {
-      if (s.server.state.kind !== 'stopped') await stop(s);
-      return startWithProgress(s);
+    vscode.commands.registerCommand('kimi.downloadModel', () => downloadWithProgress(s)),
+    // An optional profile name (from buttons and the API) skips the picker.
+    vscode.commands.registerCommand('kimi.startServer', async (profileName?: unknown) => {
+      const ok = await chooseProfile(s, typeof profileName === 'string' ? profileName : undefined);
+      return ok ? startWithProgress(s) : s.server.state;
     }),
-    vscode.commands.registerCommand('kimi.showServerLogs', () => s.server.terminal.show()),
-    vscode.commands.registerCommand('kimi.serverActions', () => serverActions(s)),
+    vscode.commands.registerCommand('kimi.stopServer', async () => {
+      await stopWithProgress(s);
+      return s.server.state;
+    }),
+    vscode.commands.registerCommand('kimi.restartServer', () => restartWithProgress(s)),
+    vscode.commands.registerCommand('kimi.showServerLogs', () => showServerLogs(s)),
+    vscode.commands.registerCommand('kimi.serverActions', () => showServerActions(s)),
     vscode.commands.registerCommand('kimi.checkServer', async () => {
       const v = await s.status.check();
       const where = v.baseUrl;
@@ -27,33 +33,28 @@ export function registerServerCommands(s: Services): vscode.Disposable {
   );
 }
 
-async function stop(s: Services) {
-  const name = s.server.profile().name;
-  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Kimi: stopping "${name}"…` }, () => s.server.stop());
-  const held = Object.entries(report.gpuMemoryHeld);
-  if (report.result === 'not-running' || report.result === 'stale') {
-    void vscode.window.showInformationMessage(`Kimi: no server of "${name}" is running.`);
-  } else if (report.result === 'survived' || !report.portClosed || held.length) {
-    const gpus = held.map(([i, mib]) => `GPU ${i}: ${(mib / 1024).toFixed(1)} GiB`).join(', ');
-    void vscode.window.showWarningMessage(`Kimi: "${name}" was signalled (${report.result}) but ${!report.portClosed ? `port ${s.server.profile().port} is still open` : ''}${gpus ? ` GPU memory is still held (${gpus})` : ''}. Check the host.`);
-  } else {
-    void vscode.window.showInformationMessage(`Kimi: "${name}" stopped (SIG${report.result}); port closed, GPU memory freed.`);
+/**
+ * Makes the profile to start the active one: the named one, or — with several profiles — the one picked in a quick
+ * pick (host and GPUs shown). While another profile's server runs, asks before stopping it. false = cancelled.
+ */
+async function chooseProfile(s: Services, name: string | undefined): Promise<boolean> {
+  const profiles = s.server.profiles();
+  const target = name !== undefined ? profiles.find((p) => p.name === name) : profiles.length > 1 ? await pickProfile(s.server, 'Kimi: Start Server') : s.server.profile();
+  if (name !== undefined && !target) {
+    void vscode.window.showErrorMessage(`Kimi: there is no server profile named "${name}" in kimi.servers.`);
+    return false;
   }
-  return report;
-}
-
-/** The status bar's menu: the actions that apply now. */
-async function serverActions(s: Services): Promise<void> {
-  const st = s.server.state;
-  const running = st.kind === 'ready' || st.kind === 'starting' || st.kind === 'preflight';
-  const items: (vscode.QuickPickItem & { command: string })[] = [
-    ...(running ? [] : [{ label: '$(play) Start Server', description: s.server.profile().name, command: 'kimi.startServer' }]),
-    ...(running ? [{ label: '$(debug-stop) Stop Server', command: 'kimi.stopServer' }, { label: '$(debug-restart) Restart Server', command: 'kimi.restartServer' }] : []),
-    { label: '$(output) Show Server Logs', command: 'kimi.showServerLogs' },
-    { label: '$(comment-discussion) Open Chat', command: 'kimi.openChat' },
-    { label: '$(cloud-download) Download Model', command: 'kimi.downloadModel' },
-    { label: '$(settings-gear) Settings', command: 'kimi.openSettings' },
-  ];
-  const pick = await vscode.window.showQuickPick(items, { title: `Kimi — ${describeState(st)}`, placeHolder: 'Choose an action' });
-  if (pick) await vscode.commands.executeCommand(pick.command);
+  if (!target) return false;
+  const running = s.server.runningProfile;
+  if (target.name !== running.name && isRunning(s.server.state)) {
+    const pick = await vscode.window.showWarningMessage(
+      `Kimi: "${running.name}" is running. Stop it and start "${target.name}"?`,
+      { modal: true },
+      'Stop and Start',
+    );
+    if (!pick) return false;
+    await stopWithProgress(s, { quiet: true });
+  }
+  if (target.name !== s.server.profile().name) await s.server.selectProfile(target.name);
+  return true;
 }

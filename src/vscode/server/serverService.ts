@@ -1,21 +1,31 @@
-import * as net from 'node:net';
 import * as vscode from 'vscode';
-import { defaultProfile, type ServerProfile } from '../../core/config/serverProfile';
-import { activeProfile } from '../../core/config/settings';
-import type { LifecycleState, StopReport } from '../../core/server/lifecycleTypes';
-import { ServerManager } from '../../core/server/serverManager';
-import { defaultControlDir, ensureControlDir, LocalShell, SshConnection } from '../../core/server/ssh';
+import type { ServerProfile } from '../../core/config/serverProfile';
+import type { Fix } from '../../core/server/diagnosis';
+import type { DownloadState, LifecycleState, StopReport, Unsubscribe } from '../../core/server/lifecycleTypes';
 import type { ConfigService } from '../config';
 import { Disposable } from '../lifecycle';
 import type { Secrets } from '../secrets';
+import { createServerHandle, type ServerHandle } from './controllerFactory';
+import { describeState, isRunning } from './presentation';
+import { activeOf, profilesOf, sameProfile, settingsSettled, writeActiveProfile, writeProfileSetting } from './profiles';
 import { ServerTerminal } from './serverTerminal';
 
-/** Owns the ServerManager of the active profile; VS Code closing disposes it, which never stops the server. */
+/**
+ * Owns the ServerController of the active profile (through controllerFactory), its log terminal and the model
+ * download. Disposing it (VS Code closing) stops following logs and closes connections — never the server.
+ */
 export class ServerService extends Disposable {
-  private manager: ServerManager;
-  private unsubscribe: (() => void)[] = [];
+  private handle: ServerHandle;
+  private subs: Unsubscribe[] = [];
+  private downloadState: DownloadState = { kind: 'idle' };
+  private downloading: AbortController | undefined;
+  /** A reattach in flight: start() waits for it (the core would otherwise answer start() with its result). */
+  private reattaching: Promise<unknown> | undefined;
   private readonly changed = this.register(new vscode.EventEmitter<LifecycleState>());
+  private readonly downloadChanged = this.register(new vscode.EventEmitter<DownloadState>());
+  /** The active profile's lifecycle state changed (or another profile became active). */
   readonly onDidChange = this.changed.event;
+  readonly onDidChangeDownload = this.downloadChanged.event;
   readonly terminal: ServerTerminal;
 
   constructor(
@@ -25,109 +35,197 @@ export class ServerService extends Disposable {
   ) {
     super();
     this.terminal = this.register(new ServerTerminal());
-    this.manager = this.create(this.profile());
-    this.register({ dispose: () => void this.manager.dispose() });
+    this.handle = this.attach(activeOf(config.settings));
+    this.register(
+      config.onDidChange(({ keys }) => {
+        if (keys.includes('servers') || keys.includes('activeServer')) this.followSettings();
+      }),
+    );
+    this.register({
+      // A running download is not cancelled: it runs detached on the host, and "Download Model" again follows it.
+      dispose: () => {
+        for (const u of this.subs.splice(0)) u();
+        void this.handle.dispose();
+      },
+    });
   }
 
-  /** The profile in use: kimi.activeServer (or the first of kimi.servers), else this machine with the official command. */
+  /** Stops following logs and closes the connection (tunnel, SSH master); the server keeps running. */
+  async shutdown(): Promise<void> {
+    for (const u of this.subs.splice(0)) u();
+    await this.handle.dispose();
+  }
+
+  /** The profiles to choose from (kimi.servers, or the implicit "This machine"). */
+  profiles(): ServerProfile[] {
+    return profilesOf(this.config.settings);
+  }
+
+  /** The active profile as the settings define it now. */
   profile(): ServerProfile {
-    return activeProfile(this.config.settings) ?? defaultProfile();
+    return activeOf(this.config.settings);
+  }
+
+  /** The profile whose server this service follows (differs from profile() while a server runs on an older
+   *  definition, until it is restarted). */
+  get runningProfile(): ServerProfile {
+    return this.handle.profile;
+  }
+
+  /** No kimi.servers entry describes the active profile: it is the built-in default. */
+  isImplicitProfile(): boolean {
+    return this.config.settings.servers.length === 0;
   }
 
   get state(): LifecycleState {
-    return this.manager.state;
+    return this.handle.controller.state;
   }
 
-  /** Looks for a server an earlier session started; never blocks activation. */
+  get download(): DownloadState {
+    return this.downloadState;
+  }
+
+  /** The base URL chat requests go to: the managed server's while it is ready (for SSH, the tunnel's local end),
+   *  else kimi.endpoint.baseUrl. */
+  currentBaseUrl(): string {
+    const s = this.state;
+    return s.kind === 'ready' ? s.baseUrl : this.config.settings['endpoint.baseUrl'];
+  }
+
+  /** Looks for a server an earlier session (or the CLI) started; never blocks the caller. */
   reattachInBackground(): void {
-    void this.manager.reattach().then(
-      (s) => s.kind !== 'stopped' && this.log.info(`Found the server of "${s.profile}": ${s.kind}`),
-      (err) => this.log.warn(`Could not look for a running server: ${String(err)}`),
-    );
+    const controller = this.handle.controller;
+    const run: Promise<unknown> = this.secrets
+      .apiKey()
+      .then((apiKey) => controller.reattach(apiKey ? { apiKey } : {}))
+      .then(
+        (s) => s.kind !== 'stopped' && this.log.info(`Found the server of "${s.profile}": ${describeState(s)}`),
+        (err) => this.log.warn(`Could not look for a running server: ${String(err)}`),
+      )
+      .finally(() => {
+        if (this.reattaching === run) this.reattaching = undefined;
+      });
+    this.reattaching = run;
   }
 
-  async start(): Promise<LifecycleState> {
-    this.switchIfProfileChanged();
+  /** Starts the active profile's server; resolves with 'ready', 'failed', or the state a cancel left. */
+  async start(signal?: AbortSignal): Promise<LifecycleState> {
+    this.switchIfIdle();
+    // Finding a running server first: starting one next to it would fail on the port (or double the GPUs' load).
+    if (this.reattaching) await this.reattaching;
+    if (this.state.kind === 'ready' || signal?.aborted) return this.state;
     const apiKey = await this.secrets.apiKey();
-    return this.manager.start(apiKey ? { apiKey } : {});
+    this.terminal.ensure();
+    this.terminal.note(`Starting "${this.handle.profile.name}" on ${this.handle.profile.host}…`);
+    return this.handle.controller.start({ ...(apiKey ? { apiKey } : {}), ...(signal ? { signal } : {}) });
   }
 
   async stop(): Promise<StopReport> {
-    return this.manager.stop();
+    this.terminal.note(`Stopping "${this.handle.profile.name}"…`);
+    const report = await this.handle.controller.stop();
+    this.terminal.note(`Stopped: ${report.result}${report.message ? ` — ${report.message}` : ''}`);
+    return report;
   }
 
-  /** Re-reads the profile (after a setting changed) — only while nothing runs, so a server is never orphaned. */
-  switchIfProfileChanged(): void {
-    const next = this.profile();
-    const s = this.manager.state;
-    const idle = s.kind === 'stopped' || s.kind === 'failed';
-    if (idle && JSON.stringify(next) !== JSON.stringify(this.manager.profile)) {
-      const old = this.manager;
-      this.manager = this.create(next);
-      void old.dispose();
-      this.changed.fire(this.manager.state);
+  /** The last lines of the server log on its host (for a log view when nothing is being followed). */
+  logTail(lines = 200): Promise<string[]> {
+    return this.handle.controller.logTail(lines);
+  }
+
+  /** Writes a diagnosis's fix into the profile (an explicit entry for the implicit default) and picks it up. */
+  async applyFix(fix: Fix): Promise<ServerProfile> {
+    if (!fix.setting) throw new Error(`"${fix.label}" is not a setting the extension can change`);
+    const { key, value } = fix.setting;
+    const name = this.handle.profile.name;
+    await writeProfileSetting(name, fix.setting);
+    const expected = key === 'extraArgs' ? () => true : (p: ServerProfile) => JSON.stringify(p[key]) === JSON.stringify(value);
+    await settingsSettled(this.config, (s) => s.servers.some((p) => p.name === name && expected(p)));
+    this.log.info(`Applied "${fix.label}" to the profile "${name}".`);
+    this.switchIfIdle();
+    return this.handle.profile;
+  }
+
+  /** Makes `name` the active profile; while a server runs, it keeps running until restarted. */
+  async selectProfile(name: string): Promise<void> {
+    await writeActiveProfile(name);
+    await settingsSettled(this.config, (s) => activeOf(s).name === name);
+    this.followSettings();
+  }
+
+  /** Runs `modelscope download` for `profile` on its host (over the active connection when it is that profile's);
+   *  one download at a time. */
+  async runDownload(profile: ServerProfile, opts: { include?: string[]; exclude?: string[] }, signal: AbortSignal): Promise<DownloadState> {
+    if (this.downloading) return this.downloadState;
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.downloading = abort;
+    const own = sameProfile(profile, this.handle.profile) ? undefined : createServerHandle(profile);
+    try {
+      const end = await (own ?? this.handle).download({ ...opts, signal: abort.signal, onState: (d) => this.setDownload(d) });
+      this.setDownload(end);
+      return end;
+    } catch (err) {
+      const failed: DownloadState = { kind: 'failed', title: 'The download could not be run', explanation: err instanceof Error ? err.message : String(err) };
+      this.setDownload(failed);
+      return failed;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.downloading = undefined;
+      if (own) void own.dispose();
     }
   }
 
-  private create(profile: ServerProfile): ServerManager {
-    for (const u of this.unsubscribe.splice(0)) u();
-    const runner = profile.host === 'local'
-      ? new LocalShell()
-      : new SshConnection({ destination: profile.host, controlDir: ensureControlDir(defaultControlDir()) });
-    const m = new ServerManager(profile, { runner, freeLocalPort });
-    this.terminal.setTitle(profile.name);
-    this.unsubscribe.push(
-      m.onState((s) => {
-        this.log.info(`Server "${s.profile}" (${s.host}): ${describeState(s)}`);
+  /** Cancels the running download (the files on disk stay; a rerun resumes). */
+  cancelDownload(): void {
+    this.downloading?.abort();
+  }
+
+  /** GPU summary of a profile's host (uses the active connection when it is that profile's). */
+  async probeGpus(profile: ServerProfile): Promise<string> {
+    if (sameProfile(profile, this.handle.profile)) return this.handle.probeGpus();
+    const h = createServerHandle(profile);
+    try {
+      return await h.probeGpus();
+    } finally {
+      void h.dispose();
+    }
+  }
+
+  /** Follows a change of kimi.servers / kimi.activeServer: switches at once when nothing runs; a running server
+   *  keeps its definition until it is restarted (restartOffer asks). */
+  private followSettings(): void {
+    const before = this.handle.profile.name;
+    if (this.switchIfIdle() && this.handle.profile.name !== before) this.reattachInBackground();
+  }
+
+  /** Replaces the controller when the active profile's definition changed and nothing runs. */
+  switchIfIdle(): boolean {
+    const next = this.profile();
+    if (sameProfile(next, this.handle.profile) || isRunning(this.state)) return false;
+    const old = this.handle;
+    this.handle = this.attach(next);
+    void old.dispose();
+    this.changed.fire(this.state);
+    return true;
+  }
+
+  private attach(profile: ServerProfile): ServerHandle {
+    for (const u of this.subs.splice(0)) u();
+    const handle = createServerHandle(profile);
+    this.terminal.setProfile(profile.name);
+    this.subs.push(
+      handle.controller.onState((s) => {
+        if (s.kind !== 'starting' || !s.progress) this.log.info(`Server "${s.profile}" (${s.host}): ${describeState(s)}`);
         this.changed.fire(s);
       }),
-      m.onLog((line) => this.terminal.write(line)),
+      handle.controller.onLog((line) => this.terminal.write(line)),
     );
-    return m;
+    return handle;
   }
-}
 
-export function describeState(s: LifecycleState): string {
-  switch (s.kind) {
-    case 'stopped':
-      return 'stopped';
-    case 'preflight':
-      return s.detail;
-    case 'starting':
-      return `starting: ${phaseLabel(s)}`;
-    case 'ready':
-      return `ready: ${s.modelId} at ${s.baseUrl}${s.gpus ? ` on ${s.gpus}` : ''}`;
-    case 'stopping':
-      return 'stopping…';
-    case 'failed':
-      return `failed: ${s.diagnosis.title}`;
+  private setDownload(d: DownloadState): void {
+    this.downloadState = d;
+    this.downloadChanged.fire(d);
   }
-}
-
-export function phaseLabel(s: Extract<LifecycleState, { kind: 'starting' }>): string {
-  const progress = s.progress ? ` ${s.progress.done}/${s.progress.total}` : '';
-  switch (s.phase) {
-    case 'resolving':
-      return 'resolving the model';
-    case 'loadingWeights':
-      return `loading weights${progress}`;
-    case 'profiling':
-      return 'sizing the KV cache';
-    case 'cudaGraphs':
-      return `capturing CUDA graphs${progress}`;
-    case 'startingApi':
-    case 'ready':
-      return 'starting the API server';
-    case 'stopping':
-      return 'stopping';
-  }
-}
-
-function freeLocalPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }

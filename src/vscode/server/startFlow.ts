@@ -1,78 +1,108 @@
 import * as vscode from 'vscode';
-import { defaultProfile, type ServerProfile } from '../../core/config/serverProfile';
-import type { Diagnosis } from '../../core/server/diagnosis';
 import type { LifecycleState } from '../../core/server/lifecycleTypes';
 import type { Services } from '../services';
-import { describeState, phaseLabel } from './serverService';
+import { activityText, hostLabel, isRunning, shortGpus, startPercent } from './presentation';
+import { stopWithProgress } from './stopFlow';
 
-/** "Kimi: Start Server": a progress notification that follows the phases, then ready or a diagnosis with its fix. */
+/**
+ * Starts the active profile's server under a progress notification that follows the phases ("Loading weights
+ * 12/64", "Capturing CUDA graphs", …). Cancel stops the launch. Resolves with the final state; a failure is shown
+ * as its diagnosis with the fix as a button (not awaited: the command returns as soon as the start settles).
+ */
 export async function startWithProgress(s: Services): Promise<LifecycleState> {
   const current = s.server.state;
   if (current.kind === 'ready') {
-    void vscode.window.showInformationMessage(`Kimi: the server "${current.profile}" is already running (${current.modelId}).`);
+    void vscode.window.showInformationMessage(`Kimi: "${current.profile}" is already running and serves ${current.modelId} at ${current.baseUrl}.`);
     return current;
   }
-  const profile = s.server.profile();
+  if (current.kind === 'stopping') {
+    void vscode.window.showWarningMessage(`Kimi: "${current.profile}" is still stopping; start it again once it has stopped.`);
+    return current;
+  }
+  s.server.switchIfIdle();
+  const profile = s.server.runningProfile;
+  let cancelled = false;
   const result = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Kimi: starting "${profile.name}"`, cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: `Kimi: starting "${profile.name}" on ${hostLabel(profile.host)}`, cancellable: true },
     async (progress, token) => {
-      let lastPct = 0;
-      const sub = s.server.onDidChange((st) => {
-        if (st.kind === 'starting' && st.progress && st.phase === 'loadingWeights') {
-          const pct = Math.round((st.progress.done / st.progress.total) * 80);
-          progress.report({ message: phaseLabel(st), increment: Math.max(0, pct - lastPct) });
-          lastPct = Math.max(lastPct, pct);
-        } else if (st.kind === 'starting' || st.kind === 'preflight') {
-          progress.report({ message: st.kind === 'starting' ? phaseLabel(st) : st.detail });
-        }
+      let done = 0;
+      const report = (st: LifecycleState) => {
+        const activity = activityText(st);
+        if (!activity) return;
+        const gpus = (st.kind === 'starting' && st.gpus) ? ` · ${shortGpus(st.gpus)}` : '';
+        const pct = startPercent(st);
+        progress.report({ message: `${activity}${gpus}`, increment: Math.max(0, pct - done) });
+        done = Math.max(done, pct);
+      };
+      report(s.server.state);
+      const sub = s.server.onDidChange(report);
+      const abort = new AbortController();
+      const cancel = token.onCancellationRequested(() => {
+        cancelled = true;
+        abort.abort();
+        // Whatever was launched already is stopped; a launch the core had not begun never happens.
+        void s.server.stop().catch((err) => s.log.warn(`Stopping the cancelled start failed: ${String(err)}`));
       });
-      const cancel = token.onCancellationRequested(() => void s.server.stop());
       try {
-        return await s.server.start();
+        let end = await s.server.start(abort.signal);
+        if (cancelled && isRunning(end) && end.kind !== 'stopping') {
+          await s.server.stop();
+          end = s.server.state;
+        }
+        return end;
       } finally {
         sub.dispose();
         cancel.dispose();
       }
     },
   );
-  if (result.kind === 'ready') {
-    void vscode.window.showInformationMessage(`Kimi: ${describeState(result)}.`);
+  if (cancelled) {
+    void vscode.window.showInformationMessage(`Kimi: the start of "${profile.name}" was cancelled; nothing is left running.`);
+  } else if (result.kind === 'ready') {
+    const gpus = result.gpus ? ` on ${result.gpus}` : '';
+    const ctx = result.maxModelLen ? `, context ${result.maxModelLen.toLocaleString('en-US')} tokens` : '';
+    void vscode.window.showInformationMessage(`Kimi: "${result.profile}" is ready — ${result.modelId}${ctx}${gpus}.`, 'Open Chat').then((pick) => {
+      if (pick) void vscode.commands.executeCommand('kimi.openChat');
+    });
   } else if (result.kind === 'failed') {
-    void showDiagnosis(s, result.diagnosis);
+    void showFailure(s, result);
   }
   return result;
 }
 
-/** The diagnosis in plain words, with its fix as a button when it is a setting. */
-export async function showDiagnosis(s: Services, d: Diagnosis): Promise<void> {
-  const actions = [...(d.fix?.setting ? [d.fix.label] : []), 'Show Logs'];
-  const pick = await vscode.window.showErrorMessage(`Kimi: ${d.title}. ${d.explanation}`, ...actions);
-  if (pick === 'Show Logs') s.server.terminal.show();
-  else if (pick && d.fix?.setting) {
-    await applyFix(s, d.fix.setting.key, d.fix.setting.value);
-    await startWithProgress(s);
-  }
+/** Restart: stop what runs (or what failed), then start the active profile as the settings define it now. */
+export async function restartWithProgress(s: Services): Promise<LifecycleState> {
+  const st = s.server.state;
+  if (isRunning(st) || (st.kind === 'failed' && st.pid)) await stopWithProgress(s, { quiet: true });
+  return startWithProgress(s);
 }
 
-/** Writes a fix into the active profile (creating an explicit profile when the implicit default is in use). */
-export async function applyFix(s: Services, key: string, value: unknown): Promise<void> {
-  const cfg = vscode.workspace.getConfiguration('kimi');
-  const servers = [...((cfg.get<unknown[]>('servers') ?? []) as Record<string, unknown>[])];
-  const name = s.server.profile().name;
-  let index = servers.findIndex((p) => p && p.name === name);
-  if (index < 0) {
-    servers.push({ name: defaultProfile().name });
-    index = servers.length - 1;
+/** A failed start: the diagnosis in plain words, the fix as a button when it is a setting, and the log. */
+export async function showFailure(s: Services, failed: Extract<LifecycleState, { kind: 'failed' }>): Promise<void> {
+  const d = failed.diagnosis;
+  const fix = d.fix?.setting ? d.fix : undefined;
+  const advice = d.fix && !fix ? ` What to do: ${d.fix.label}.` : '';
+  const title = /[.!?]$/.test(d.title) ? d.title : `${d.title}.`;
+  const buttons = [...(fix ? [fix.label] : d.fix ? ['Open Settings'] : []), 'Show Logs'];
+  const pick = await vscode.window.showErrorMessage(`Kimi: ${title} ${d.explanation}${advice}`, ...buttons);
+  if (pick === 'Show Logs') await vscode.commands.executeCommand('kimi.showServerLogs');
+  else if (pick === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', 'kimi.servers');
+  else if (pick && fix) await applyFixAndRestart(s);
+}
+
+/** Applies the current failure's fix to the profile (kimi.servers, user level) and starts again. */
+export async function applyFixAndRestart(s: Services): Promise<LifecycleState | undefined> {
+  const st = s.server.state;
+  if (st.kind !== 'failed' || !st.diagnosis.fix?.setting) {
+    void vscode.window.showInformationMessage('Kimi: there is no failed start with a fix to apply.');
+    return undefined;
   }
-  const entry = { ...servers[index]! };
-  if (key === 'extraArgs' && value && typeof value === 'object' && 'remove' in value) {
-    const remove = new Set((value as { remove: string[] }).remove);
-    entry.extraArgs = ((entry.extraArgs as string[] | undefined) ?? []).filter((a) => !remove.has(a));
-  } else {
-    entry[key as keyof ServerProfile] = value;
+  const fix = st.diagnosis.fix;
+  try {
+    await s.server.applyFix(fix);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Kimi: could not change the profile "${st.profile}": ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
   }
-  servers[index] = entry;
-  await cfg.update('servers', servers, vscode.ConfigurationTarget.Global);
-  await cfg.update('activeServer', entry.name, vscode.ConfigurationTarget.Global);
-  s.server.switchIfProfileChanged();
+  return restartWithProgress(s);
 }

@@ -1,27 +1,33 @@
-// ServerManager against a real OpenSSH host in its own network namespace with the fake vllm/nvidia-smi on its PATH:
-// the tunnel, VS Code closing without stopping the server, reattach, a dropped link, and a clear error for an
-// unknown host — the remote half of the lifecycle issue.
+// ServerManager and downloadModel against a real OpenSSH host in its own network namespace, with the fake
+// vllm/nvidia-smi/modelscope on its PATH: the tunnel, VS Code closing without stopping the server, reattach, a
+// dropped and a wedged link, clear errors for an unknown host and a refused key, the download, hostile values.
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { serverProfileSchema, type ServerProfile } from '../../../src/core/config/serverProfile';
+import { downloadModel } from '../../../src/core/download/modelDownload';
+import { hostShellFor, type HostShellOptions } from '../../../src/core/server/hostShell';
+import type { DownloadState, LifecycleState } from '../../../src/core/server/lifecycleTypes';
 import { profileSlug } from '../../../src/core/server/remoteScripts';
 import { ServerManager } from '../../../src/core/server/serverManager';
 import { SshConnection } from '../../../src/core/server/ssh';
-import { freePort, startSshHost, type SshHost } from '../../support/sshHost';
-import { emulatorBin, tempDir, waitFor } from '../server/kit';
+import { startSshHost, type SshHost } from '../../support/sshHost';
+import { hostile, sentinels } from '../server/kit';
+import { chat, emulatorBin, FAST, freePort, groupMembers, tempDir, waitFor, waitForState } from './lifecycleKit';
 
 describe('ServerManager over SSH (real sshd in a network namespace)', function () {
-  this.timeout(120_000);
+  this.timeout(90_000);
   let host: SshHost;
   let gpuDir: string;
-  let controlDir: string;
+  let controlRoot: string;
   const managers: ServerManager[] = [];
 
   before(async () => {
     host = await startSshHost({ name: 'manager', binDirs: [emulatorBin] });
-    gpuDir = tempDir('mgr-ssh-gpus');
-    controlDir = fs.mkdtempSync('/tmp/km-');
+    gpuDir = tempDir('lc-ssh-gpus');
+    controlRoot = fs.mkdtempSync('/tmp/km-');
+    fs.mkdirSync(path.join(host.home, 'models', 'Kimi-K2.5'), { recursive: true });
   });
   afterEach(async () => {
     for (const m of managers.splice(0)) {
@@ -31,11 +37,10 @@ describe('ServerManager over SSH (real sshd in a network namespace)', function (
   });
   after(async () => {
     await host?.stop();
-    for (const d of [gpuDir, controlDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
+    for (const d of [gpuDir, controlRoot]) if (d) fs.rmSync(d, { recursive: true, force: true });
   });
 
   function remoteProfile(name: string, port: number, extra: Record<string, unknown> = {}): ServerProfile {
-    fs.mkdirSync(path.join(host.home, 'models', 'Kimi-K2.5'), { recursive: true });
     const dir = path.join(gpuDir, profileSlug(name));
     fs.mkdirSync(dir, { recursive: true });
     return serverProfileSchema.parse({
@@ -43,70 +48,178 @@ describe('ServerManager over SSH (real sshd in a network namespace)', function (
       host: host.alias,
       port,
       modelDir: '~/models/Kimi-K2.5',
-      env: { KIMI_FAKE_GPUS: '8', KIMI_FAKE_GPU_DIR: dir, KIMI_FAKE_VLLM_SHARD_MS: '2', KIMI_FAKE_VLLM_PHASE_MS: '5' },
+      env: { KIMI_FAKE_GPUS: '8', KIMI_FAKE_GPU_DIR: dir, ...FAST },
       ...extra,
     });
   }
 
-  function manager(p: ServerProfile, destination = host.alias): ServerManager {
-    const conn = new SshConnection({ destination, configFile: host.configFile, controlDir, connectTimeoutSec: 5 });
-    const m = new ServerManager(p, { runner: conn, freeLocalPort: freePort, pollMs: 100, stopGrace: { intSec: 5, termSec: 3 }, startTimeoutMs: 60_000 });
+  function shellOptions(extra: HostShellOptions = {}): HostShellOptions {
+    return { sshConfigFile: host.configFile, connectTimeoutSec: 5, controlRoot, ...extra };
+  }
+
+  function manager(p: ServerProfile, extra: HostShellOptions = {}): ServerManager {
+    const m = new ServerManager(p, {
+      runner: hostShellFor(p, shellOptions(extra)).runner,
+      stopGrace: { intSec: 5, termSec: 3 },
+      startTimeoutMs: 60_000,
+      healthEveryMs: 1000,
+      scriptTimeoutMs: 4000,
+      backoffMs: { initial: 200, max: 1000 },
+    });
     managers.push(m);
     return m;
   }
 
-  async function chat(baseUrl: string, modelId: string): Promise<number> {
-    const res = await fetch(`${baseUrl}/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: modelId, messages: [{ role: 'user', content: 'hi' }], max_tokens: 16 }),
-    });
-    await res.text();
-    return res.status;
-  }
-
-  it('start → tunnel → chat → VS Code closes → a new session reattaches → the link drops and comes back → stop', async () => {
+  it('start → tunnel → chat → VS Code closes → a new session reattaches → the link drops, then wedges, and comes back → stop', async () => {
     const p = remoteProfile('Remote A', await freePort());
     const first = manager(p);
-    const ready = await first.start();
+    const ready = await first.start({ apiKey: 'sk-remote' });
     assert.ok(ready.kind === 'ready', JSON.stringify(ready));
     assert.match(ready.baseUrl, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
-    assert.equal(await chat(ready.baseUrl, ready.modelId), 200);
+    assert.equal(await chat(ready.baseUrl, ready.modelId, 'sk-remote'), 200);
 
     await first.dispose(); // closing VS Code: the tunnel goes, the server stays
     managers.splice(managers.indexOf(first), 1);
     await assert.rejects(fetch(`${ready.baseUrl}/models`));
+    assert.ok(groupMembers(ready.pid).length > 0, 'the server survived the session');
 
     const second = manager(p);
-    const again = await second.reattach();
+    const history: LifecycleState[] = [];
+    second.onState((s) => history.push(s));
+    const again = await second.reattach({ apiKey: 'sk-remote' });
     assert.ok(again.kind === 'ready', JSON.stringify(again));
     assert.equal(again.pid, ready.pid);
     assert.equal(again.reattached, true);
-    assert.equal(await chat(again.baseUrl, again.modelId), 200);
+    assert.equal(second.following, 'stream');
+    assert.equal(await chat(again.baseUrl, again.modelId, 'sk-remote'), 200);
 
-    host.dropConnections(); // the SSH link drops: master and tunnel die with it
-    const back = await waitFor('the tunnel to come back', async () => {
-      const s = second.state;
-      if (s.kind !== 'ready') return undefined;
-      try {
-        return (await chat(s.baseUrl, s.modelId)) === 200 ? s : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 30_000, 250);
+    // The SSH link drops: master, tunnel and log stream die with it; the same local port answers again.
+    await host.dropConnections();
+    await waitFor('the tunnel to come back', async () => (await chat(again.baseUrl, again.modelId, 'sk-remote').catch(() => 0)) === 200, 30_000, 250);
+
+    // The link wedges (no packets): the health check notices, the state says so, and it recovers.
+    await host.blockTraffic();
+    let wedged: LifecycleState;
+    try {
+      wedged = await waitForState(second, 'reconnecting', (s) => s.kind === 'ready' && s.reconnecting !== undefined, 30_000);
+    } finally {
+      await host.unblockTraffic();
+    }
+    assert.ok(wedged.kind === 'ready' && wedged.reconnecting);
+    assert.ok(wedged.reconnecting.attempt >= 1 && wedged.reconnecting.reason.length > 0);
+    await waitForState(second, 'the link back', (s) => s.kind === 'ready' && s.reconnecting === undefined, 30_000);
+    const back = second.state;
+    assert.ok(back.kind === 'ready');
     assert.equal(back.pid, ready.pid, 'the server itself was never restarted');
+    assert.equal(second.following, 'stream', 'the log stream came back too');
+    assert.equal(await chat(back.baseUrl, back.modelId, 'sk-remote'), 200);
+    assert.ok(!history.some((s) => s.kind === 'stopped' || s.kind === 'failed'), history.map((s) => s.kind).join(' '));
 
     const report = await second.stop();
     assert.equal(report.result, 'INT');
     assert.equal(report.portClosed, true);
+    assert.deepEqual(report.gpuMemoryHeld, {});
+    assert.deepEqual(groupMembers(ready.pid), []);
+  });
+
+  it('over a plain SshConnection (no streaming: the log is polled) a dropped link also comes back', async () => {
+    const p = remoteProfile('Remote poll', await freePort());
+    const controlDir = fs.mkdtempSync(path.join(controlRoot, 'p-'));
+    const m = new ServerManager(p, {
+      runner: new SshConnection({ destination: host.alias, configFile: host.configFile, controlDir, connectTimeoutSec: 5 }),
+      pollMs: 100,
+      stopGrace: { intSec: 5, termSec: 3 },
+      healthEveryMs: 1000,
+      scriptTimeoutMs: 4000,
+      backoffMs: { initial: 200, max: 1000 },
+    });
+    managers.push(m);
+    const ready = await m.start();
+    assert.ok(ready.kind === 'ready', JSON.stringify(ready));
+    assert.equal(m.following, 'poll');
+    await host.dropConnections();
+    await waitFor('the tunnel to come back', async () => (await chat(ready.baseUrl, ready.modelId).catch(() => 0)) === 200, 30_000, 250);
+    assert.equal(m.state.kind, 'ready');
+    assert.equal((await m.stop()).result, 'INT');
   });
 
   it('an unknown host fails within seconds with a plain message, never hangs', async () => {
     const started = Date.now();
-    const m = manager(remoteProfile('Nowhere', await freePort(), { host: 'no-such-host.invalid' }), 'no-such-host.invalid');
+    const m = manager(remoteProfile('Nowhere', await freePort(), { host: 'no-such-host.invalid' }));
     const s = await m.start();
     assert.ok(s.kind === 'failed', JSON.stringify(s));
     assert.match(s.diagnosis.title, /Cannot reach no-such-host\.invalid over SSH/);
-    assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+    assert.match(s.diagnosis.explanation, /does not resolve|Could not resolve|Cannot find host/);
+    assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+  });
+
+  it('a refused key fails within seconds, saying what to set up (BatchMode, no prompt)', async () => {
+    const dir = tempDir('lc-badkey');
+    try {
+      const key = path.join(dir, 'other_ed25519');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+      const config = path.join(dir, 'ssh_config');
+      fs.writeFileSync(config, fs.readFileSync(host.configFile, 'utf8').replace(/IdentityFile .*/, `IdentityFile ${key}`));
+      const started = Date.now();
+      const m = manager(remoteProfile('Bad key', await freePort()), { sshConfigFile: config });
+      const s = await m.start();
+      assert.ok(s.kind === 'failed', JSON.stringify(s));
+      assert.match(s.diagnosis.explanation, /refused the login.*BatchMode/s);
+      assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hostile values in profile fields never execute anything on the host (sentinel files)', async () => {
+    const dir = fs.mkdtempSync('/tmp/lc-hs-');
+    try {
+      const port = await freePort();
+      const short = `n$(touch ${dir}/n1)\`touch ${dir}/n2\`;x`;
+      for (const v of [
+        { name: short, modelDir: hostile(dir, 'md'), servedModelName: hostile(dir, 'sn').slice(0, 250), extraArgs: [hostile(dir, 'xa')] },
+        { name: `${short}2`, bindHost: `127.0.0.1$(touch ${dir}/bh)` },
+        { name: `${short}3`, environment: { venv: hostile(dir, 've'), conda: '', commandPrefix: '' } },
+      ]) {
+        const m = manager(remoteProfile(v.name, port, v));
+        const s = await m.start({ apiKey: `k$(touch ${dir}/key)` });
+        assert.ok(s.kind === 'failed' || s.kind === 'ready', JSON.stringify(s).slice(0, 300));
+        await m.stop();
+      }
+      assert.deepEqual(sentinels(dir), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('downloads on the host with progress, and cancels keeping the partial files', async () => {
+    const p = remoteProfile('Remote DL', await freePort(), { modelDir: '', downloadDir: '~/dl', env: { KIMI_FAKE_MODELSCOPE_BYTES_PER_SEC: '40000000000' } });
+    const runner = hostShellFor(p, shellOptions()).runner;
+    try {
+      const states: DownloadState[] = [];
+      const done = await downloadModel(runner, p, { include: ['model-0000[1-3]-*', '*.json'], onState: (s) => states.push(s), pollMs: 100 });
+      assert.equal(done.kind, 'done', JSON.stringify(done));
+      const progress = states.filter((s): s is Extract<DownloadState, { kind: 'downloading' }> => s.kind === 'downloading');
+      assert.ok(progress.length > 0);
+      assert.ok(progress.every((s, i) => i === 0 || s.bytes.done >= progress[i - 1]!.bytes.done), 'bytes only grow');
+      assert.ok(progress.at(-1)!.bytes.done > 20 * 1024 ** 3, JSON.stringify(progress.at(-1)));
+      const dir = path.join(host.home, 'dl', 'moonshotai', 'Kimi-K2.5');
+      assert.ok(fs.existsSync(path.join(dir, 'model-00003-of-000064.safetensors')));
+      assert.ok(fs.existsSync(path.join(dir, 'config.json')));
+
+      const ctrl = new AbortController();
+      const slow: ServerProfile = { ...p, env: { ...p.env, KIMI_FAKE_MODELSCOPE_BYTES_PER_SEC: '3000000000' } };
+      const cancelled = await downloadModel(runner, slow, {
+        include: ['model-0000[4-6]-*'],
+        signal: ctrl.signal,
+        pollMs: 100,
+        onState: (s) => s.kind === 'downloading' && s.bytes.done > 0 && ctrl.abort(),
+      });
+      assert.equal(cancelled.kind, 'cancelled');
+      const temp = path.join(dir, '._____temp');
+      assert.ok(fs.existsSync(temp) && fs.readdirSync(temp).length > 0, 'partial files kept for a resume');
+    } finally {
+      await runner.close?.();
+    }
   });
 });
