@@ -2,6 +2,7 @@
 // kimi-vllm: the command line over the same core as the extension (not `kimi`, which is Moonshot's own CLI).
 import { probeEndpoint } from '../core/server/endpointProbe';
 import { parseArgs, UsageError } from './args';
+import { CHAT_USAGE, runChat } from './chatCommand';
 import { runDownload } from './downloadCommand';
 import { runGpus } from './gpusCommand';
 import { runServe, type Io } from './serveCommand';
@@ -31,7 +32,8 @@ Usage:
   kimi-vllm --help
 
 Defaults: --base-url ${DEFAULT_BASE_URL}; the API key is also read from KIMI_API_KEY.
-Coming in later releases: chat.`;
+  ${CHAT_USAGE}
+      Ask the served model; thinking streams dimmed, then the answer. --json prints one object at the end.`;
 
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   const [command, ...rest] = argv;
@@ -45,23 +47,20 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       return 0;
     }
     if (command === 'status') return await status(rest, out);
-    if (command === 'serve' || command === 'gpus' || command === 'download') {
+    if (command === 'serve' || command === 'gpus' || command === 'download' || command === 'chat') {
       // Ctrl+C: logs --follow ends, download is cancelled (SIGINT to modelscope), start stops waiting.
       const ctrl = new AbortController();
       const onSigint = () => ctrl.abort();
       process.once('SIGINT', onSigint);
       const io: Io = { stdout: out, stderr: err, env: process.env, signal: ctrl.signal };
       try {
+        if (command === 'chat') return await runChat(rest, io);
         if (command === 'serve') return await runServe(rest, io);
         if (command === 'gpus') return await runGpus(rest, io);
         return await runDownload(rest, io);
       } finally {
         process.removeListener('SIGINT', onSigint);
       }
-    }
-    if (command === 'chat') {
-      err.write(`kimi-vllm: "${command}" is not available in this version yet; it arrives in a coming release.\n`);
-      return 2;
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (e) {

@@ -55,6 +55,8 @@ describe('server lifecycle in the real VS Code', function () {
         'kimi.servers': [await fake(ok, {}), await fake(kv, { KIMI_FAKE_VLLM_FAIL: 'kv-cache' })],
         'kimi.activeServer': ok,
         'kimi.status.pollSeconds': 2,
+        // The DOM renderer, so the test can read the server terminal's text (the GPU one draws on a canvas).
+        'terminal.integrated.gpuAcceleration': 'off',
       },
       viewport: { width: 1400, height: 860 },
     });
@@ -104,6 +106,15 @@ describe('server lifecycle in the real VS Code', function () {
     const text = await waitForNotification(wb.page, new RegExp(`"${ok}" is ready — Kimi-K2\\.5, context 262,144 tokens on 8× NVIDIA H200`));
     assert.match(text, /Open Chat/);
     publish(await screenshot(wb.page, 'server-ready'));
+  });
+
+  it('Show Server Logs opens the server terminal with the log of the running server', async function () {
+    this.timeout(60_000);
+    await runCommand(wb.page, 'Kimi: Show Server Logs');
+    await wb.page.locator('.part.panel').getByText(`Kimi Server: ${ok}`).first().waitFor({ state: 'visible', timeout: 20_000 });
+    await wb.page.locator('.part.panel .xterm-rows').filter({ hasText: /\(APIServer pid=\d+\) INFO/ }).first().waitFor({ timeout: 20_000 });
+    publish(await screenshot(wb.page, 'server-logs'));
+    await runCommand(wb.page, 'View: Toggle Panel Visibility', { exact: true });
   });
 
   it('the status bar opens the actions that apply to a ready server', async function () {

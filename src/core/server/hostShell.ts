@@ -67,7 +67,8 @@ export interface CommandStream {
   /** Ends the command: its stdin closes, the watchdog on the host sends SIGINT to its process group (SIGKILL after
    *  10 s). Resolves when the local process has exited; after `hardAfterMs` (default 15 s) it is killed here. */
   cancel(hardAfterMs?: number): Promise<StreamEnd>;
-  /** Kills the local process at once (the host's watchdog then ends the command). */
+  /** Ends it now without waiting: over SSH the local ssh is killed (the channel closes and the host's watchdog ends
+   *  the command); locally stdin is closed (the watchdog ends the command) and the wrapper is killed after 2 s. */
   kill(): void;
   readonly done: Promise<StreamEnd>;
 }
@@ -204,7 +205,10 @@ function spawnStream(
   } else {
     launch();
   }
-  return { cancel, kill: killLocal, done };
+  // Local: the wrapper IS the local process, and SIGKILL would take its watchdog along and leave the command (in
+  // its own session) running — so end stdin and let the watchdog stop it; SIGKILL only if that takes over 2 s.
+  const kill = o.group ? () => void cancel(2000) : killLocal;
+  return { cancel, kill, done };
 }
 
 export interface LocalStreamerOptions {

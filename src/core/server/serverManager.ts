@@ -484,7 +484,6 @@ export class ServerManager implements ServerController {
       const rest = utf8.end();
       if (rest) this.feed(run, rest);
       await run.chain;
-      if (process.env.KIMI_DEBUG) console.error(Date.now(), 'stream ended', JSON.stringify(end));
       if (end.error) {
         // The link dropped (or ssh failed): the server is not concerned. Re-establish and stream again.
         await this.relink(run, end.error.message);
@@ -645,7 +644,6 @@ export class ServerManager implements ServerController {
     } finally {
       clearTimeout(timer);
     }
-    if (process.env.KIMI_DEBUG) console.error(Date.now(), 'health', ok);
     if (ok || !run.active) return;
     if (this.profile.host === 'local') await this.checkGone(run);
     else await this.relink(run, 'the tunnel to the server stopped answering');
@@ -668,7 +666,6 @@ export class ServerManager implements ServerController {
       let lastReason = reason;
       while (run.active) {
         attempt++;
-        if (process.env.KIMI_DEBUG) console.error(Date.now(), 'relink attempt', attempt, lastReason, 'tunnel', this.tunnel);
         try {
           const status = await this.status();
           if (!run.active) return;
@@ -679,8 +676,7 @@ export class ServerManager implements ServerController {
             return;
           }
           if (this.profile.host !== 'local') {
-            if (process.env.KIMI_DEBUG) console.error(Date.now(), 'status ok; listening?', this.tunnel && (await listening(this.tunnel.localPort)));
-            if (this.tunnel && !(await listening(this.tunnel.localPort))) await this.reforward();
+            if (this.tunnel && !(await listening(this.tunnel.localPort))) await this.reforward(attempt);
             else if (!this.tunnel) await this.reachableBaseUrl();
           }
           if (run.mode === 'stream' && !run.stream) this.startStream(run);
@@ -709,17 +705,18 @@ export class ServerManager implements ServerController {
     }
   }
 
-  /** The forward again on the same local port (so baseUrl stays valid); a new port if that one was taken. */
-  private async reforward(): Promise<void> {
+  /** The forward again on the same local port, so baseUrl stays valid. Right after a drop the dying master may
+   *  still hold that port: the first attempts retry it (with the backoff); then a new port is taken, and the
+   *  'ready' state gets the new baseUrl. */
+  private async reforward(attempt: number): Promise<void> {
     const t = this.tunnel;
     if (!t || !this.runner.forward) return;
     try {
       await this.runner.forward(t.localPort, this.remoteBindHost(), this.profile.port);
     } catch (err) {
-      if (!(err instanceof SshError) || err.kind !== 'forward') throw err;
+      if (!(err instanceof SshError) || err.kind !== 'forward' || attempt < 4) throw err;
       this.tunnel = undefined;
-      const baseUrl = await this.reachableBaseUrl();
-      if (this.current.kind === 'ready') this.set({ ...this.current, baseUrl });
+      await this.reachableBaseUrl();
     }
   }
 
@@ -738,6 +735,9 @@ export class ServerManager implements ServerController {
       const localPort = await (this.deps.freeLocalPort ?? defaultFreeLocalPort)();
       await fwd.forward.call(this.runner, localPort, this.remoteBindHost(), p.port);
       this.tunnel = { localPort };
+      // A new local port while ready (the old one was taken after a drop): the state carries the new URL.
+      const url = `http://127.0.0.1:${localPort}/v1`;
+      if (this.current.kind === 'ready' && this.current.baseUrl !== url) this.set({ ...this.current, baseUrl: url });
     }
     return `http://127.0.0.1:${this.tunnel.localPort}/v1`;
   }
