@@ -99,7 +99,8 @@ async function main(): Promise<void> {
   const gpuDir = path.join(home, 'gpus');
   fs.mkdirSync(gpuDir);
   try {
-    console.log(`/health 200 → 'ready' lag over ${starts} local starts each (fake vllm):`);
+    console.log(`/health 200 → 'ready' lag over ${starts} local starts each (fake vllm; a request every ~1 ms finds the first 200 —`);
+    console.log(`  a value ≤ 0 means the manager reported 'ready' before that poller saw it):`);
     for (const mode of ['stream', 'poll'] as const) {
       const lags: number[] = [];
       for (let i = 0; i < starts; i++) lags.push(await readyLag(mode, home, gpuDir));

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
+import { stateDirFor } from '../../src/core/server/remoteScripts';
 import { freePort, REPO_ROOT } from '../harness/codeServer';
 import { closeQuickInput, closeWorkbench, openWorkbench, runCommand, screenshot, statusBarItem, waitForNotification, webviewFrame, type Workbench } from '../harness/workbench';
 
@@ -73,6 +74,7 @@ describe('server lifecycle in the real VS Code', function () {
     if (wb) await runCommand(wb.page, 'Kimi: Stop Server', { timeoutMs: 10_000 }).catch(() => undefined);
     await closeWorkbench();
     fs.rmSync(tmp, { recursive: true, force: true });
+    for (const name of [ok, kv]) fs.rmSync(stateDirFor(name).replace(/^~/, os.homedir()), { recursive: true, force: true });
   });
 
   it('the status bar says stopped before anything runs', async function () {

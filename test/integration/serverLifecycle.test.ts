@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { serverProfileSchema, type ServerProfile } from '../../src/core/config/serverProfile';
 import type { DownloadState, LifecycleState } from '../../src/core/server/lifecycleTypes';
+import { stateDirFor } from '../../src/core/server/remoteScripts';
 import { ServerManager } from '../../src/core/server/serverManager';
 import { LocalShell } from '../../src/core/server/ssh';
 import type { KimiApi } from '../../src/extension';
@@ -65,6 +66,7 @@ describe('server lifecycle in the extension (fake vllm as a real process)', func
   this.timeout(120_000);
   let tmp: string;
   let seq = 0;
+  const used: string[] = [];
 
   beforeEach(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kimi-int-server-'));
@@ -79,6 +81,8 @@ describe('server lifecycle in the extension (fake vllm as a real process)', func
     await cfg().update('activeServer', undefined, vscode.ConfigurationTarget.Global);
     await waitFor(() => a.server.runningProfile.name === 'This machine', 'the default profile again');
     fs.rmSync(tmp, { recursive: true, force: true });
+    // The per-profile state dirs (log, no pid file once stopped) in ~/.kimi-vllm.
+    for (const name of used.splice(0)) for (const dir of [stateDirFor(name), `${stateDirFor(name)}-download`]) fs.rmSync(dir.replace(/^~/, os.homedir()), { recursive: true, force: true });
   });
 
   /** A profile running the fake tools from this repo with fast timings, on its own port and fake GPUs. */
@@ -102,6 +106,7 @@ describe('server lifecycle in the extension (fake vllm as a real process)', func
 
   async function useProfile(fakeEnv: Record<string, string> = {}): Promise<string> {
     const name = `int-${process.pid}-${++seq}`;
+    used.push(name);
     await cfg().update('servers', [fakeProfileJson(name, await freePort(), fakeEnv)], vscode.ConfigurationTarget.Global);
     await cfg().update('activeServer', name, vscode.ConfigurationTarget.Global);
     const a = await api();
@@ -258,6 +263,7 @@ describe('server lifecycle in the extension (fake vllm as a real process)', func
   it('reattaches to a server started outside this window (e.g. the CLI) when its profile becomes active', async () => {
     const a = await api();
     const name = `int-${process.pid}-outside-${++seq}`;
+    used.push(name);
     const json = fakeProfileJson(name, await freePort());
     const profile: ServerProfile = serverProfileSchema.parse(json);
     const outside = new ServerManager(profile, { runner: new LocalShell(), freeLocalPort: freePort });

@@ -94,6 +94,8 @@ interface Run {
   /** A reconnect loop in progress. */
   relinking?: Promise<void>;
   checkingReady: boolean;
+  /** When recent log streams failed (a stream that keeps failing while the host answers → poll instead). */
+  streamFailures: number[];
   /** The last shard / CUDA-graph progress seen. */
   progress?: { phase: 'loadingWeights' | 'cudaGraphs'; done: number; total: number };
   /** Serialises log text handling (events are processed in order). */
@@ -413,6 +415,7 @@ export class ServerManager implements ServerController {
       ready: false,
       mode: this.streamer && this.deps.follow !== 'poll' ? 'stream' : 'poll',
       timers: new Set(),
+      streamFailures: [],
       settle,
       checkingReady: false,
       chain: Promise.resolve(),
@@ -485,9 +488,16 @@ export class ServerManager implements ServerController {
       if (rest) this.feed(run, rest);
       await run.chain;
       if (end.error) {
-        // The link dropped (or ssh failed): the server is not concerned. Re-establish and stream again.
+        // The link dropped (or ssh failed): the server is not concerned. Re-establish and stream again — unless
+        // streams keep failing while the host answers (e.g. sshd refuses more sessions): then poll.
+        const now = this.now();
+        run.streamFailures = [...run.streamFailures.filter((t) => now - t < 30_000), now];
         await this.relink(run, end.error.message);
-        if (run.active && !run.stream && run.mode === 'stream') this.startStream(run);
+        if (!run.active || run.stream || run.mode !== 'stream') return;
+        if (run.streamFailures.length >= 3) {
+          run.mode = 'poll';
+          void this.pollLoop(run);
+        } else this.startStream(run);
         return;
       }
       // tail ended: the server process is gone (--pid), or tail itself failed.

@@ -1,13 +1,13 @@
 // The one place where the VS Code side meets the lifecycle core: it builds the ServerController (ServerManager)
 // and the model download for a profile, over one runner — LocalShell for `local`, one multiplexed SSH connection
-// otherwise. Everything else in src/vscode/ talks to the ServerController interface only.
-import * as net from 'node:net';
+// otherwise (hostShellFor). Everything else in src/vscode/ talks to the ServerController interface only.
 import type { ServerProfile } from '../../core/config/serverProfile';
 import { downloadModel } from '../../core/download/modelDownload';
 import { NVIDIA_SMI_QUERY, parseComputeApps, parseGpuQuery, summarizeGpus, interpretNvidiaSmiFailure } from '../../core/server/gpuProbe';
 import type { DownloadState, ServerController } from '../../core/server/lifecycleTypes';
-import { ServerManager, type ServerManagerDeps } from '../../core/server/serverManager';
-import { defaultControlDir, ensureControlDir, LocalShell, SshConnection, type ExecOptions, type ShellRunner } from '../../core/server/ssh';
+import { freeLocalPort, hostShellFor, type HostRunner, type HostShell, type StreamOptions } from '../../core/server/hostShell';
+import { ServerManager } from '../../core/server/serverManager';
+import type { ExecOptions, ShellRunner } from '../../core/server/ssh';
 import { shellCommand } from '../../core/server/vllmCommand';
 
 export interface DownloadOptions {
@@ -27,8 +27,6 @@ export interface ServerHandle {
   /** Stops following logs and closes the connection; never stops the server. */
   dispose(): Promise<void>;
 }
-
-type Runner = ServerManagerDeps['runner'];
 
 export function createServerHandle(profile: ServerProfile): ServerHandle {
   const runner = lazyRunner(profile);
@@ -50,19 +48,21 @@ export function createServerHandle(profile: ServerProfile): ServerHandle {
 }
 
 /** The connection is made on first use, so creating a handle (at activation) costs nothing and cannot throw; a bad
- *  SSH setup surfaces as a diagnosis of the first command instead. */
-function lazyRunner(profile: ServerProfile): Runner {
-  let real: (ShellRunner & { forward?: SshConnection['forward']; cancelForward?: SshConnection['cancelForward']; close?(): Promise<void> }) | undefined;
-  const get = () => (real ??= profile.host === 'local' ? new LocalShell() : new SshConnection({ destination: profile.host, controlDir: ensureControlDir(defaultControlDir()) }));
-  const runner: Runner = {
+ *  SSH setup surfaces as the diagnosis of the first command instead. The runner streams (the log is followed with
+ *  `tail -F`, not polled) and, for SSH, forwards ports through its own multiplexed master. */
+function lazyRunner(profile: ServerProfile): HostRunner {
+  let real: HostShell['runner'] | undefined;
+  const get = () => (real ??= hostShellFor(profile).runner);
+  const runner: HostRunner = {
     exec: async (script: string, opts?: ExecOptions) => get().exec(script, opts),
+    stream: (script: string, opts?: StreamOptions) => get().stream(script, opts),
     close: async () => {
       await real?.close?.();
     },
   };
   if (profile.host !== 'local') {
-    runner.forward = async (l, h, r) => (get() as SshConnection).forward(l, h, r);
-    runner.cancelForward = async (l, h, r) => (get() as SshConnection).cancelForward(l, h, r);
+    runner.forward = async (l, h, r) => get().forward!(l, h, r);
+    runner.cancelForward = async (l, h, r) => get().cancelForward!(l, h, r);
   }
   return runner;
 }
@@ -72,14 +72,4 @@ async function probeGpus(runner: ShellRunner, profile: ServerProfile): Promise<s
   if (q.code !== 0) return interpretNvidiaSmiFailure(q.code, q.stdout + q.stderr).title;
   const apps = await runner.exec(shellCommand(profile, ['nvidia-smi', ...NVIDIA_SMI_QUERY.processes]), { timeoutMs: 20_000 });
   return summarizeGpus(parseGpuQuery(q.stdout), apps.code === 0 ? parseComputeApps(apps.stdout) : []);
-}
-
-/** A free port on this machine for the local end of an SSH tunnel. */
-export function freeLocalPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }

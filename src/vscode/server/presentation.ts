@@ -31,6 +31,7 @@ export function capitalize(s: string): string {
 
 /** What the server is doing right now, as a phrase: "Loading weights 12/64", "Checking the GPUs…". */
 export function activityText(s: LifecycleState): string | undefined {
+  if ((s.kind === 'starting' || s.kind === 'ready') && s.reconnecting) return `Reconnecting to ${s.host} (the server keeps running there)…`;
   if (s.kind === 'preflight') return s.detail;
   if (s.kind === 'starting') return capitalize(phaseLabel(s));
   return undefined;
@@ -213,6 +214,7 @@ export function statusBarModel(input: StatusInput): StatusBarModel {
         tips.push(`Model: ${s.modelId}${s.maxModelLen ? ` (context ${s.maxModelLen.toLocaleString('en-US')} tokens)` : ''}`, `URL: ${s.baseUrl}`);
         if (s.gpus) tips.push(`GPUs: ${s.gpus}`);
         if (s.reattached) tips.push('Started earlier (another window or the CLI); this window reattached to it.');
+        if (s.detail) tips.push(s.detail);
         break;
       case 'stopping':
         text = '$(loading~spin) Kimi: stopping…';
@@ -223,6 +225,13 @@ export function statusBarModel(input: StatusInput): StatusBarModel {
         if (s.diagnosis.fix) tips.push(`Fix: ${s.diagnosis.fix.label}`);
         tone = 'error';
         break;
+    }
+    if ((s.kind === 'starting' || s.kind === 'ready') && s.reconnecting) {
+      text = `$(debug-disconnect) Kimi: ${s.kind === 'ready' ? 'ready' : 'starting'} · reconnecting to ${s.host}…`;
+      tips.push(
+        `The SSH link to ${s.host} dropped (${s.reconnecting.reason}); reconnecting, attempt ${s.reconnecting.attempt}. The server keeps running there.`,
+      );
+      tone = 'warning';
     }
   } else {
     text = ENDPOINT_TEXT[v.state];
