@@ -11,18 +11,10 @@ export const DEFAULT_VERSION = '0.15.1';
  */
 export const NEW_LOG_WORDING = '0.17.0';
 
-export function parseVersion(version: string): [number, number, number] {
-  const m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(version.trim());
-  if (!m) return [0, 0, 0];
-  return [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
-}
+// One version parser for the whole emulator: the HTTP server's wire-format switches use the same one.
+import { versionAtLeast } from '../vllmFormat';
 
-export function versionAtLeast(version: string, min: string): boolean {
-  const a = parseVersion(version);
-  const b = parseVersion(min);
-  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] > b[i];
-  return true;
-}
+export { parseVersion, versionAtLeast } from '../vllmFormat';
 
 export function newWording(version: string): boolean {
   return versionAtLeast(version, NEW_LOG_WORDING);
