@@ -40,15 +40,205 @@ export interface ServerView {
   download?: DownloadView;
 }
 
+
+// ───────────────────────────── Chat ─────────────────────────────
+// Design: docs/chat-design.md. One conversation is shown at a time; at most one assistant turn streams at a time.
+// Streamed text travels as bare strings (StreamDelta) so the bytes posted stay within 1.1× the text generated:
+// the first character says the channel ('t' thinking, 'a' answer), the rest is the new text, nothing else.
+
+export type ChatModeView = 'thinking' | 'instant';
+
+/** New text of the streaming assistant turn: `t…` thinking, `a…` answer. Only ever new text, never a resend. */
+export type StreamDelta = `t${string}` | `a${string}`;
+
+export interface AttachmentView {
+  kind: 'file' | 'selection';
+  /** Workspace-relative path as shown to the user and the model. */
+  path: string;
+  startLine?: number;
+  endLine?: number;
+  /** Size of the attached text in characters (for the chip's tooltip). */
+  chars: number;
+}
+
+export interface ImageView {
+  name?: string;
+  /** `data:image/…;base64,…` — the CSP allows data: images only. */
+  dataUrl: string;
+  bytes: number;
+  width?: number;
+  height?: number;
+}
+
+export interface UserTurnView {
+  role: 'user';
+  id: string;
+  createdAt: number;
+  text: string;
+  attachments: AttachmentView[];
+  images: ImageView[];
+}
+
+/** What the UI offers next to a failed turn. `retry` re-sends the same request. */
+export type ChatErrorActionView = 'retry' | 'startServer' | 'setApiKey' | 'restartServerWithFlags' | 'newChat' | 'openSettings';
+
+export interface ChatErrorView {
+  /** ChatErrorKind of src/core/chat/errors.ts ("connectionRefused", "contextTooLong", …). */
+  kind: string;
+  /** One plain-language sentence: what happened and what to do. */
+  message: string;
+  /** What the server itself said, verbatim, when it said something. */
+  serverMessage?: string;
+  actions: ChatErrorActionView[];
+  /** For a server missing tool flags: the flags to add ("--enable-auto-tool-choice", …). */
+  missingFlags?: string[];
+}
+
+export interface TurnMetricsView {
+  promptTokens?: number;
+  completionTokens?: number;
+  /** Request sent → first token. */
+  ttftMs?: number;
+  tokensPerSecond?: number;
+  /** How long the model thought (first thinking token → first answer token). */
+  thinkingMs?: number;
+  durationMs?: number;
+}
+
+export interface ToolCallView {
+  id: string;
+  name: string;
+  /** Arguments text as the model produced it. */
+  arguments: string;
+  status: 'streaming' | 'pending' | 'awaitingApproval' | 'running' | 'done' | 'error' | 'rejected';
+  /** Start of the result (capped by the host). */
+  resultPreview?: string;
+  durationMs?: number;
+}
+
+/** The parts of an assistant turn other than its text (sent when a turn starts and again when it ends). */
+export interface AssistantTurnMeta {
+  mode: ChatModeView;
+  model?: string;
+  /** Epoch ms when the request was sent (the thinking timer runs from the first thinking text). */
+  startedAt: number;
+  metrics: TurnMetricsView;
+  finishReason?: string;
+  /** The user pressed Stop: the text is partial. */
+  stopped?: boolean;
+  error?: ChatErrorView;
+  toolCalls: ToolCallView[];
+}
+
+export interface AssistantTurnView extends AssistantTurnMeta {
+  role: 'assistant';
+  id: string;
+  thinking: string;
+  answer: string;
+}
+
+export type TurnView = UserTurnView | AssistantTurnView;
+
+export interface ConversationView {
+  id: string;
+  title: string;
+  turns: TurnView[];
+}
+
+export interface HistoryItemView {
+  id: string;
+  title: string;
+  updatedAt: number;
+  turnCount: number;
+}
+
+/** Whether the composer can send, and if not why (shown in place of the input's placeholder, with a button). */
+export interface ComposerStateView {
+  mode: ChatModeView;
+  /** A turn is streaming: Send becomes Stop, Esc stops. */
+  busy: boolean;
+  /** Undefined when a message can be sent now. */
+  blocked?: { reason: string; action?: 'startServer' | 'setApiKey' | 'openSettings' };
+  attachments: AttachmentView[];
+  images: ImageView[];
+}
+
+export type ChatHostMessage =
+  /** Replace the whole conversation shown (open, new chat, reload, after regenerate/edit truncated it). */
+  | { type: 'conversation'; conversation: ConversationView }
+  | { type: 'history'; items: HistoryItemView[]; problems: string[] }
+  | { type: 'composer'; composer: ComposerStateView }
+  /** A turn begins: the user's message (absent for Regenerate/Retry) and the empty assistant turn that streams next. */
+  | { type: 'turnStarted'; user?: UserTurnView; assistantId: string; meta: AssistantTurnMeta }
+  /** The streaming turn ended (done, stopped or failed). Carries no text: the webview already has it. */
+  | { type: 'turnFinished'; assistantId: string; meta: AssistantTurnMeta }
+  /** Tool-call cards (tool-calling issue): the full current list for the streaming turn. */
+  | { type: 'toolCalls'; assistantId: string; calls: ToolCallView[] }
+  /** Something about what the user tried that did not go out (too long, image too large …); the draft is kept. */
+  | { type: 'composerError'; message: string }
+  /** Put text into the input (e.g. "Continue in chat") and focus it. */
+  | { type: 'prefill'; text: string }
+  | { type: 'focusInput' };
+
 export type HostToWebview =
   | { type: 'server'; server: ServerView }
-  | { type: 'notice'; level: 'info' | 'warning'; text: string };
+  | { type: 'notice'; level: 'info' | 'warning'; text: string }
+  | ChatHostMessage
+  | StreamDelta;
+
+/** Limits the host enforces on what the webview sends (a compromised webview cannot make it allocate more). */
+export const PROTOCOL_LIMITS = Object.freeze({
+  /** Characters in one message the user types. */
+  maxMessageChars: 1_000_000,
+  /** Length of one image data URL (10 MB decoded ≈ 13.4 M base64 characters). */
+  maxImageDataUrlChars: 14_000_000,
+  maxImagesPerMessage: 8,
+  /** Link targets the webview asks to open. */
+  maxHrefChars: 4096,
+  /** Code a Copy / Insert button sends. */
+  maxCodeChars: 2_000_000,
+});
+
+const id = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/));
+const imageIn = z.strictObject({
+  name: z.optional(z.string().check(z.maxLength(255))),
+  dataUrl: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxImageDataUrlChars)),
+});
 
 export const webviewToHostSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready') }),
   z.strictObject({ type: z.literal('checkServer') }),
   /** Apply the fix of the managed server's current failure (the host looks it up; the webview names nothing). */
   z.strictObject({ type: z.literal('applyServerFix') }),
+  // ── chat ──
+  z.strictObject({
+    type: z.literal('send'),
+    text: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxMessageChars)),
+    images: z.optional(z.array(imageIn).check(z.maxLength(PROTOCOL_LIMITS.maxImagesPerMessage))),
+  }),
+  /** Stop the streaming turn (Esc or the Stop button); the partial text stays, marked stopped. */
+  z.strictObject({ type: z.literal('stop') }),
+  z.strictObject({ type: z.literal('newChat') }),
+  /** Regenerate (or Retry) the assistant turn with this id: it is replaced by a new answer to the same request. */
+  z.strictObject({ type: z.literal('regenerate'), turnId: id }),
+  /** Edit the user turn with this id (the last one) and send again: it and everything after it are replaced. */
+  z.strictObject({ type: z.literal('editResend'), turnId: id, text: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxMessageChars)) }),
+  z.strictObject({ type: z.literal('setMode'), mode: z.enum(['thinking', 'instant']) }),
+  z.strictObject({ type: z.literal('openConversation'), id }),
+  z.strictObject({ type: z.literal('deleteConversation'), id }),
+  z.strictObject({ type: z.literal('listHistory') }),
+  /** Attach the active editor's file or selection to the next message. */
+  z.strictObject({ type: z.literal('attach'), what: z.enum(['file', 'selection']) }),
+  z.strictObject({ type: z.literal('removeAttachment'), index: z.number().check(z.int(), z.nonnegative(), z.lte(63)) }),
+  z.strictObject({ type: z.literal('removeImage'), index: z.number().check(z.int(), z.nonnegative(), z.lte(63)) }),
+  /** An image pasted or dropped into the composer; the host checks type and size and answers with `composer`. */
+  z.strictObject({ type: z.literal('addImage'), image: imageIn }),
+  z.strictObject({ type: z.literal('copyCode'), code: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxCodeChars)) }),
+  z.strictObject({ type: z.literal('insertCode'), code: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxCodeChars)) }),
+  /** A link in model output was clicked; the host checks the scheme and asks before opening. */
+  z.strictObject({ type: z.literal('openLink'), href: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxHrefChars)) }),
+  /** An error's action button (ChatErrorActionView other than retry, which is `regenerate`). */
+  z.strictObject({ type: z.literal('errorAction'), turnId: id, action: z.enum(['startServer', 'setApiKey', 'restartServerWithFlags', 'newChat', 'openSettings']) }),
   z.strictObject({
     type: z.literal('runCommand'),
     command: z.enum([

@@ -78,7 +78,7 @@ export class ChatViewProvider extends Disposable implements vscode.WebviewViewPr
   }
 
   private post(msg: HostToWebview): void {
-    if (msg.type === 'server') this.pending = this.pending.filter((m) => m.type !== 'server');
+    if (typeof msg !== 'string' && msg.type === 'server') this.pending = this.pending.filter((m) => typeof m === 'string' || m.type !== 'server');
     this.pending.push(msg);
     this.flush();
   }

@@ -85,6 +85,7 @@ function renderServer(server: ServerView): void {
 
 window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
   const msg = event.data;
+  if (typeof msg === 'string') return;
   switch (msg.type) {
     case 'server':
       renderServer(msg.server);
