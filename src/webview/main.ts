@@ -1,99 +1,161 @@
-// The chat panel's browser code. It only renders what the host sends and asks the host to act; it never talks
-// to the network itself (the CSP has no connect-src).
-import type { HostToWebview, ServerView, WebviewToHost } from '../shared/protocol';
+// The chat panel's browser code. It renders what the host sends and asks the host to act; it never talks to the
+// network itself (the CSP has no connect-src) and never navigates: every link click becomes `openLink`.
+// Layout: server header · notices · toolbar (New Chat, History) · messages (+ history drawer) · composer.
+import type { HostToWebview } from '../shared/protocol';
+import { Composer } from './chat/composer';
+import { button, el } from './chat/dom';
+import { ServerHeader } from './chat/header';
+import { HistoryDrawer } from './chat/history';
+import { connectHost } from './chat/host';
+import { MessageList } from './chat/messages';
 
-interface VsCodeApi {
-  postMessage(msg: WebviewToHost): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const vscode = acquireVsCodeApi();
+const host = connectHost();
+const post = host.post;
 const app = document.getElementById('app') as HTMLElement;
+// Only the message log announces new turns; the whole panel being live would read every status poll aloud.
+app.removeAttribute('aria-live');
+app.classList.add('chat');
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: { className?: string; text?: string } = {}, ...children: Node[]): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (props.className) node.className = props.className;
-  if (props.text !== undefined) node.textContent = props.text;
-  node.append(...children);
-  return node;
+const header = new ServerHeader(post);
+const notices = el('div', { className: 'notices' });
+const messages = new MessageList(post);
+const composer = new Composer(post, host);
+let conversationId: string | undefined;
+const history = new HistoryDrawer(post, () => conversationId);
+const srStatus = el('div', { className: 'sr-only', attrs: { role: 'status', 'aria-live': 'polite' } });
+
+const newChat = button('New Chat', () => {
+  history.close();
+  post({ type: 'newChat' });
+  composer.focus();
+}, { className: 'secondary small', title: 'Start a new conversation' });
+const toolbar = el('div', { className: 'chat-toolbar', attrs: { role: 'toolbar', 'aria-label': 'Chat' } }, newChat, history.toggle);
+messages.element.append(history.element);
+app.replaceChildren(header.element, notices, toolbar, messages.element, composer.element, srStatus);
+
+function setBusy(busy: boolean): void {
+  app.classList.toggle('busy', busy);
 }
 
-function button(label: string, msg: WebviewToHost, primary = false): HTMLButtonElement {
-  const b = el('button', { className: primary ? 'primary' : 'secondary', text: label });
-  b.type = 'button';
-  b.addEventListener('click', () => vscode.postMessage(msg));
-  return b;
+function announce(text: string): void {
+  srStatus.textContent = text;
 }
 
-const STATE_TEXT: Record<ServerView['state'], string> = {
-  checking: 'Checking the server…',
-  ready: 'Server ready',
-  starting: 'Server starting…',
-  unreachable: 'No server running',
-  unauthorized: 'The server needs an API key',
-  error: 'Server problem',
-  stopping: 'Server stopping…',
-  failed: 'Server failed to start',
-};
-
-function renderServer(server: ServerView): void {
-  const managed = server.managed && server.managed.kind !== 'stopped' ? server.managed : undefined;
-  const header = el('section', { className: `server server-${server.state}` });
-  header.setAttribute('data-state', server.state);
-  if (server.managed) header.setAttribute('data-managed', server.managed.kind);
-  header.append(el('h2', { className: 'server-state', text: STATE_TEXT[server.state] }));
-  if (managed) {
-    const where = managed.host === 'local' ? 'this machine' : managed.host;
-    header.append(el('p', { className: 'server-profile', text: `"${managed.profile}" on ${where}` }));
+function handle(msg: HostToWebview): void {
+  if (typeof msg === 'string') {
+    messages.delta(msg); // the hot path: new text of the streaming turn
+    return;
   }
-  if (managed?.phase) header.append(el('p', { className: 'server-phase', text: managed.phase }));
-  if (!managed || server.state === 'ready') header.append(el('p', { className: 'server-url', text: server.baseUrl }));
-  if (server.modelId) {
-    const len = server.maxModelLen ? ` · context ${server.maxModelLen.toLocaleString('en-US')} tokens` : '';
-    header.append(el('p', { className: 'server-model', text: `${server.modelId}${len}` }));
-  }
-  if (managed?.gpus) header.append(el('p', { className: 'server-gpus', text: managed.gpus }));
-  if (managed?.diagnosis) header.append(el('p', { className: 'server-diagnosis', text: managed.diagnosis.title }));
-  if (server.detail && server.state !== 'starting') header.append(el('p', { className: 'server-detail', text: server.detail }));
-  if (server.download) {
-    const bar = el('progress', { className: 'server-download-bar' });
-    bar.max = 100;
-    if (server.download.percent !== undefined) bar.value = server.download.percent;
-    header.append(el('p', { className: 'server-download', text: `Downloading the model: ${server.download.text}` }), bar);
-  }
-
-  const actions = el('div', { className: 'actions' });
-  const fixLabel = managed?.diagnosis?.fixLabel;
-  if (fixLabel) actions.append(button(fixLabel, { type: 'applyServerFix' }, true));
-  if (server.state === 'unauthorized') actions.append(button('Set API Key', { type: 'runCommand', command: 'kimi.setApiKey' }, true));
-  if (managed && (managed.kind === 'starting' || managed.kind === 'preflight' || managed.kind === 'ready')) {
-    actions.append(button('Stop Server', { type: 'runCommand', command: 'kimi.stopServer' }));
-  } else if (server.state === 'unreachable' || server.state === 'failed' || (server.state === 'starting' && !managed)) {
-    actions.append(button('Start Server', { type: 'runCommand', command: 'kimi.startServer' }, !fixLabel));
-  }
-  if (managed) actions.append(button('Show Logs', { type: 'runCommand', command: 'kimi.showServerLogs' }));
-  if (!managed || managed.kind === 'ready') actions.append(button('Check again', { type: 'checkServer' }));
-  actions.append(button('Settings', { type: 'runCommand', command: 'kimi.openSettings' }));
-  header.append(actions);
-
-  const note = el('p', {
-    className: 'notice',
-    text: 'Chatting in this panel arrives in the next release. The server status above is live.',
-  });
-  app.replaceChildren(header, note);
-}
-
-window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
-  const msg = event.data;
-  if (typeof msg === 'string') return;
   switch (msg.type) {
     case 'server':
-      renderServer(msg.server);
+      header.setServer(msg.server);
       break;
-    case 'notice':
-      app.append(el('p', { className: `notice notice-${msg.level}`, text: msg.text }));
+    case 'notice': {
+      const note = el('p', { className: `notice notice-${msg.level}`, text: msg.text });
+      note.append(' ', button('Dismiss', () => note.remove(), { className: 'link', ariaLabel: 'Dismiss notice' }));
+      notices.append(note);
+      while (notices.childElementCount > 3) notices.firstElementChild?.remove();
       break;
+    }
+    case 'conversation':
+      conversationId = msg.conversation.id;
+      messages.setConversation(msg.conversation);
+      break;
+    case 'history':
+      history.setItems(msg.items, msg.problems);
+      break;
+    case 'composer':
+      composer.setState(msg.composer);
+      header.setOmittedAction(msg.composer.blocked?.action);
+      setBusy(msg.composer.busy);
+      break;
+    case 'turnStarted':
+      messages.startTurn(msg.user, msg.assistantId, msg.meta);
+      composer.turnStarted(msg.user?.text);
+      setBusy(true);
+      announce('Kimi is answering…');
+      break;
+    case 'turnFinished':
+      messages.finishTurn(msg.assistantId, msg.meta);
+      setBusy(false);
+      announce(msg.meta.error ? 'The answer failed.' : msg.meta.stopped ? 'Stopped.' : 'Kimi finished answering.');
+      break;
+    case 'toolCalls':
+      messages.setToolCalls(msg.assistantId, msg.calls);
+      break;
+    case 'composerError':
+      composer.showError(msg.message);
+      messages.editRefused();
+      break;
+    case 'prefill':
+      composer.prefill(msg.text);
+      break;
+    case 'focusInput':
+      composer.focus();
+      break;
+  }
+}
+
+window.addEventListener('message', (event: MessageEvent<HostToWebview>) => handle(event.data));
+
+// Esc stops a streaming answer (an open editor or the history drawer handle their own Esc first).
+document.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape' && !ev.defaultPrevented && composer.busy) {
+    ev.preventDefault();
+    post({ type: 'stop' });
   }
 });
 
-vscode.postMessage({ type: 'ready' });
+// Links never navigate the webview: the host checks the target and asks before opening it.
+function onLinkActivate(ev: MouseEvent): void {
+  const a = ev.target instanceof Element ? ev.target.closest('a') : null;
+  if (!a) return;
+  ev.preventDefault();
+  ev.stopPropagation();
+  if (ev.type === 'auxclick' && ev.button !== 1) return;
+  const href = a.getAttribute('href');
+  if (href && href.length <= 4096) post({ type: 'openLink', href });
+}
+document.addEventListener('click', onLinkActivate, true);
+document.addEventListener('auxclick', onLinkActivate, true);
+
+// Copy / Insert at Cursor on code blocks (buttons made by the markdown renderer).
+const copyTimers = new WeakMap<HTMLButtonElement, ReturnType<typeof setTimeout>>();
+document.addEventListener('click', (ev) => {
+  const btn = ev.target instanceof Element ? ev.target.closest<HTMLButtonElement>('button[data-action]') : null;
+  if (!btn) return;
+  const action = btn.dataset['action'];
+  if (action !== 'copy' && action !== 'insert') return;
+  const block = btn.closest('.code-block');
+  const code = block?.querySelector('pre code') ?? block?.querySelector('pre');
+  if (!code) return;
+  const text = code.textContent ?? '';
+  if (action === 'copy') {
+    post({ type: 'copyCode', code: text });
+    const original = btn.dataset['label'] ?? btn.textContent ?? 'Copy';
+    btn.dataset['label'] = original;
+    btn.textContent = 'Copied';
+    btn.classList.add('copied');
+    announce('Copied to the clipboard');
+    const timers = copyTimers.get(btn);
+    if (timers !== undefined) clearTimeout(timers);
+    copyTimers.set(btn, setTimeout(() => {
+      btn.textContent = original;
+      btn.classList.remove('copied');
+      copyTimers.delete(btn);
+    }, 1500));
+  } else {
+    post({ type: 'insertCode', code: text });
+    announce('Inserted at the cursor');
+  }
+});
+// A file dropped anywhere must not replace the page; images go to the composer.
+document.addEventListener('dragover', (ev) => ev.preventDefault());
+document.addEventListener('drop', (ev) => {
+  if (ev.defaultPrevented) return; // the composer took it
+  ev.preventDefault();
+  const files = [...(ev.dataTransfer?.files ?? [])];
+  if (files.length) composer.addImageFiles(files);
+});
+
+post({ type: 'ready' });
