@@ -101,9 +101,10 @@ export function resolveProfile(flags: Record<string, string | true>, env: NodeJS
 }
 
 /** The host shell of a profile: LocalShell, or SSH with a private control dir (closed by dispose/close).
- *  $KIMI_VLLM_SSH_CONFIG: an ssh config file to use instead of ~/.ssh/config (`ssh -F`). */
+ *  The profile's sshConfigFile, else $KIMI_VLLM_SSH_CONFIG: an ssh config file to use instead of ~/.ssh/config
+ *  (`ssh -F`). */
 export function hostShell(profile: ServerProfile, env: NodeJS.ProcessEnv = process.env): HostShell {
-  return hostShellFor(profile, env.KIMI_VLLM_SSH_CONFIG ? { sshConfigFile: env.KIMI_VLLM_SSH_CONFIG } : {});
+  return hostShellFor(profile, !profile.sshConfigFile && env.KIMI_VLLM_SSH_CONFIG ? { sshConfigFile: env.KIMI_VLLM_SSH_CONFIG } : {});
 }
 
 export function runnerFor(profile: ServerProfile, env: NodeJS.ProcessEnv = process.env): HostShell['runner'] {
@@ -130,7 +131,8 @@ export function tunnelHint(profile: ServerProfile): { command: string; baseUrl: 
   if (profile.host === 'local') return undefined;
   const remote = profile.bindHost === '0.0.0.0' ? '127.0.0.1' : profile.bindHost === '::' ? '[::1]' : profile.bindHost.includes(':') ? `[${profile.bindHost}]` : profile.bindHost;
   const dest = parseDestination(profile.host);
-  const config = process.env.KIMI_VLLM_SSH_CONFIG ? ` -F ${quote(process.env.KIMI_VLLM_SSH_CONFIG)}` : '';
+  const configFile = (profile.sshConfigFile || process.env.KIMI_VLLM_SSH_CONFIG)?.replace(/^~(?=\/|$)/, os.homedir());
+  const config = configFile ? ` -F ${quote(configFile)}` : '';
   const command = `ssh${config} -N -L 127.0.0.1:${profile.port}:${remote}:${profile.port}${dest.port ? ` -p ${dest.port}` : ''} ${dest.target}`;
   return { command, baseUrl: `http://127.0.0.1:${profile.port}/v1` };
 }

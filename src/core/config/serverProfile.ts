@@ -33,6 +33,10 @@ export const serverProfileSchema = described(
   z.strictObject({
     name: described(nonEmpty(64), 'A name shown in pickers and the status bar.'),
     host: described(z._default(sshDestination, 'local'), '`local` for this machine, or an SSH destination: an alias from ~/.ssh/config or user@host[:port].'),
+    sshConfigFile: described(
+      z._default(str(4096).check(z.refine((v) => !/[\n\r\0]/.test(v), 'must be one line')), ''),
+      'SSH hosts: an ssh config file on this machine to use instead of ~/.ssh/config (`ssh -F`; `~/` is your home). Empty = ~/.ssh/config.',
+    ),
     model: described(z._default(nonEmpty(256), 'moonshotai/Kimi-K2.5'), 'The ModelScope model id.'),
     modelDir: described(z._default(str(4096), ''), 'The model directory on the host passed to `vllm serve`; empty = <downloadDir>/<model id>.'),
     downloadDir: described(z._default(str(4096), '~/models'), 'Where "Kimi: Download Model" puts the weights on the host (~595 GB).'),

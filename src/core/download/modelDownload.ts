@@ -2,6 +2,7 @@ import type { ServerProfile } from '../config/serverProfile';
 import { streamerOf, Utf8Stream, type Streamer } from '../server/hostShell';
 import type { DownloadState } from '../server/lifecycleTypes';
 import {
+  clearPidScript,
   diskFreeScript,
   parseDiskFree,
   parseStart,
@@ -101,8 +102,12 @@ export async function downloadModel(runner: ShellRunner, profile: ServerProfile,
       const p = parser.push(text);
       if (p) emit({ kind: 'downloading', ...p });
     };
+    // The download is over: no pid file stays behind (the stop script removes the one it stopped; clearPid the one of
+    // a run that ended by itself — done or failed).
+    const clearPid = () => runner.exec(clearPidScript({ stateDir, pid: started.pid }), { timeoutMs: 20_000 }).catch(() => undefined);
     const cancel = async (): Promise<DownloadState> => {
       parseStop((await runner.exec(stopScript({ stateDir, graceIntSec: 10, graceTermSec: 5 }), { timeoutMs: 40_000 })).stdout);
+      await clearPid();
       return emit({ kind: 'cancelled' });
     };
 
@@ -141,6 +146,7 @@ export async function downloadModel(runner: ShellRunner, profile: ServerProfile,
       if (chunk.text) onText(chunk.text);
       if (!st.alive && chunk.nextOffset >= chunk.size) {
         parser.end();
+        await clearPid();
         if (SUCCESS.test(recent)) return emit({ kind: 'done', dir });
         return emit({ kind: 'failed', ...explainDownloadFailure(recent, 1) });
       }

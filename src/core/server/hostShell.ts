@@ -335,8 +335,10 @@ export function privateControlDir(root: string = defaultControlDir()): string {
   return ensureControlDir(dir);
 }
 
-/** LocalShell + LocalStreamer for host 'local'; SshConnection (private control dir) + SshStreamer otherwise. */
-export function hostShellFor(profile: Pick<ServerProfile, 'host'>, o: HostShellOptions = {}): HostShell {
+/** LocalShell + LocalStreamer for host 'local'; SshConnection (private control dir) + SshStreamer otherwise. The ssh
+ *  config file is `o.sshConfigFile`, else the profile's `sshConfigFile` (`~/` = this machine's home), else ssh's own
+ *  ~/.ssh/config. */
+export function hostShellFor(profile: Pick<ServerProfile, 'host'> & Partial<Pick<ServerProfile, 'sshConfigFile'>>, o: HostShellOptions = {}): HostShell {
   if (profile.host === 'local') {
     const runner = new LocalHostRunner({ ...(o.env ? { env: o.env } : {}), ...(o.cwd ? { cwd: o.cwd } : {}), ...(o.spawn ? { spawn: o.spawn } : {}) });
     return { host: 'local', runner, streamer: runner };
@@ -345,7 +347,7 @@ export function hostShellFor(profile: Pick<ServerProfile, 'host'>, o: HostShellO
   const target: SshTarget = {
     destination: profile.host,
     controlDir,
-    ...(o.sshConfigFile !== undefined ? { configFile: o.sshConfigFile } : {}),
+    ...(o.sshConfigFile !== undefined ? { configFile: o.sshConfigFile } : profile.sshConfigFile ? { configFile: expandHome(profile.sshConfigFile) } : {}),
     ...(o.identityFile !== undefined ? { identityFile: o.identityFile } : {}),
     ...(o.sshOptions !== undefined ? { extraOptions: o.sshOptions } : {}),
     connectTimeoutSec: o.connectTimeoutSec ?? 10,
@@ -365,6 +367,11 @@ export function hostShellFor(profile: Pick<ServerProfile, 'host'>, o: HostShellO
  *  environment and an SshConnection's target are private, so callers poll. */
 export function streamerOf(runner: ShellRunner & Partial<Streamer>): Streamer | undefined {
   return typeof runner.stream === 'function' ? (runner as Streamer) : undefined;
+}
+
+/** `~` and `~/…` on this machine. */
+function expandHome(file: string): string {
+  return file === '~' || file.startsWith('~/') ? path.join(os.homedir(), file.slice(1)) : file;
 }
 
 /** A free TCP port on 127.0.0.1 (for the local end of a tunnel). */

@@ -103,7 +103,8 @@ export interface ServerController {
   /** Every log line of the server (clean text, in order), for a terminal/output view. */
   onLog(listener: (line: string) => void): Unsubscribe;
   /** Pre-flight, launch detached, follow the log, confirm with /health and /v1/models. Resolves with 'ready' or
-   *  'failed' (never throws for server failures). A second start while one runs returns the running state. */
+   *  'failed' (never throws for server failures). A second start while one runs returns the running state; a
+   *  start during a reattach waits for it and launches only when it found no server (never a second server). */
   start(opts?: StartOptions): Promise<LifecycleState>;
   /** Finds a server started earlier (another VS Code session, the CLI); reopens the tunnel and the log. */
   reattach(opts?: StartOptions): Promise<LifecycleState>;

@@ -6,8 +6,9 @@
 // util-linux setsid, procps ps, awk, sed, and iproute2 ss — present on a stock Debian/Ubuntu GPU host.
 //
 // The server's state lives in a per-profile directory (stateDirFor: `~/.kimi-vllm/<profile-slug>`):
-//   server.pid  "<pid> <start time>" — the pid is also the process-group id (the server runs under setsid), the
-//               start time (field 22 of /proc/<pid>/stat) tells a recycled pid from ours after a reboot or crash;
+//   server.pid  "<pid> <start time> <boot id>" — the pid is also the process-group id (the server runs under
+//               setsid); the start time (field 22 of /proc/<pid>/stat) and the kernel's boot id tell a recycled pid
+//               from ours after a crash or a reboot (a record that cannot prove its process is ours is "stale");
 //   server.log  everything the server prints (server.log.1: the previous run's).
 import { createHash } from 'node:crypto';
 import type { ServerProfile } from '../config/serverProfile';
@@ -64,13 +65,20 @@ kv_group_alive() {
   fi
 }
 kv_read_state() {
-  kv_pid=; kv_start=; kv_state=none
+  kv_pid=; kv_start=; kv_boot=; kv_state=none
   [ -f "$kv_pidf" ] || return 0
-  read -r kv_pid kv_start < "$kv_pidf" 2>/dev/null
+  read -r kv_pid kv_start kv_boot < "$kv_pidf" 2>/dev/null
   case $kv_pid in ''|*[!0-9]*) kv_pid=; kv_state=stale; return 0 ;; esac
   if [ "$kv_pid" -le 1 ]; then kv_pid=; kv_state=stale; return 0; fi
+  # Recorded before the last reboot: whatever has that pid (or process group) now is not ours.
+  if [ -n "$kv_boot" ] && [ -r /proc/sys/kernel/random/boot_id ] && [ "$(cat /proc/sys/kernel/random/boot_id)" != "$kv_boot" ]; then kv_state=stale; return 0; fi
   if kv_alive "$kv_pid"; then
-    if [ -n "$kv_start" ] && [ "$(kv_starttime "$kv_pid")" != "$kv_start" ]; then kv_state=stale; else kv_state=running; fi
+    # Ours only if it started when the recorded process did; with /proc, a record without a start time proves nothing.
+    if [ -n "$kv_start" ]; then
+      if [ "$(kv_starttime "$kv_pid")" = "$kv_start" ]; then kv_state=running; else kv_state=stale; fi
+    elif [ -d /proc/self ]; then kv_state=stale
+    else kv_state=running
+    fi
   elif kv_group_alive "$kv_pid"; then
     kv_state=orphaned
   else
@@ -79,8 +87,8 @@ kv_read_state() {
 }
 `.trim();
 
-/** Runs in the detached process itself: records "$$ <start time>" (atomically), then becomes the command. */
-const LAUNCHER = String.raw`printf '%s %s\n' "$$" "$(sed 's/.*) //' /proc/$$/stat 2>/dev/null | cut -d' ' -f20)" > "$1.tmp" && mv -f -- "$1.tmp" "$1"; exec sh -c "$2"`;
+/** Runs in the detached process itself: records "$$ <start time> <boot id>" (atomically), then becomes the command. */
+const LAUNCHER = String.raw`printf '%s %s %s\n' "$$" "$(sed 's/.*) //' /proc/$$/stat 2>/dev/null | cut -d' ' -f20)" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" > "$1.tmp" && mv -f -- "$1.tmp" "$1"; exec sh -c "$2"`;
 
 // ---------------------------------------------------------------------------------------------------------------
 // start
@@ -326,6 +334,25 @@ export function parseStop(stdout: string): { result: StopResult; pid: number | n
   const pid = Number(kv.get('pid'));
   if (!(results as string[]).includes(raw)) throw new Error(`unexpected output of the stop script: ${JSON.stringify(stdout.slice(0, 200))}`);
   return { result: raw as StopResult, pid: pid > 0 ? pid : null };
+}
+
+/**
+ * Removes the pid file once the process it records has ended (exited, or stale) — only while it still records
+ * `pid`, so a run that another session started meanwhile keeps its own. For runs nobody stops (a download that
+ * finished or failed): no stale record is left behind. Prints result=cleared|kept|none.
+ */
+export function clearPidScript(o: { stateDir: string; pid: number }): string {
+  if (!Number.isInteger(o.pid) || o.pid <= 1) throw new Error(`${o.pid} is not a pid`);
+  return [
+    stateVars(o.stateDir),
+    PROCESS_FUNCS,
+    'kv_read_state',
+    'case $kv_state in',
+    '  none) echo "result=none" ;;',
+    `  exited|stale) read -r kv_first kv_rest < "$kv_pidf"; if [ "$kv_first" = ${o.pid} ]; then rm -f -- "$kv_pidf"; echo "result=cleared"; else echo "result=kept"; fi ;;`,
+    '  *) echo "result=kept" ;;',
+    'esac',
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------------

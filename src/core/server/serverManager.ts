@@ -113,6 +113,8 @@ export class ServerManager implements ServerController {
   private run: Run | undefined;
   private tunnel: { localPort: number } | undefined;
   private starting: Promise<LifecycleState> | undefined;
+  /** What `starting` is: a start (launches when nothing runs) or a reattach (only looks for a running server). */
+  private startingKind: 'start' | 'reattach' | undefined;
   /** Bumped by every start/reattach/stop: a superseded operation may not change the state any more. */
   private epoch = 0;
   /** GPU processes seen before our launch (pre-flight): not ours, so not "still held" after a stop. */
@@ -150,20 +152,41 @@ export class ServerManager implements ServerController {
 
   start(opts: StartOptions = {}): Promise<LifecycleState> {
     if (this.current.kind === 'ready') return Promise.resolve(this.current);
+    if (this.starting && this.startingKind === 'reattach') {
+      // A reattach is looking for a running server: wait for its answer, then start only if it found none (a
+      // server it found is the answer — never a second one next to it). A stop() or dispose() meanwhile (a new
+      // epoch) or the caller's signal cancels the start.
+      const epoch = this.epoch;
+      const next = (): Promise<LifecycleState> | LifecycleState =>
+        epoch !== this.epoch || this.disposed || opts.signal?.aborted ? this.current : this.start(opts);
+      const after = this.starting.then(next, next);
+      return withSignal(after, opts.signal, () => this.current);
+    }
     if (!this.starting) {
       const epoch = ++this.epoch;
-      this.starting = this.doStart(opts, epoch).finally(() => (this.starting = undefined));
+      this.begin('start', this.doStart(opts, epoch));
     }
-    return withSignal(this.starting, opts.signal, () => this.current);
+    return withSignal(this.starting!, opts.signal, () => this.current);
   }
 
   reattach(opts: StartOptions = {}): Promise<LifecycleState> {
     if (this.current.kind === 'ready') return Promise.resolve(this.current);
     if (!this.starting) {
       const epoch = ++this.epoch;
-      this.starting = this.doReattach(opts, epoch).finally(() => (this.starting = undefined));
+      this.begin('reattach', this.doReattach(opts, epoch));
     }
-    return withSignal(this.starting, opts.signal, () => this.current);
+    return withSignal(this.starting!, opts.signal, () => this.current);
+  }
+
+  private begin(kind: 'start' | 'reattach', op: Promise<LifecycleState>): void {
+    const p: Promise<LifecycleState> = op.finally(() => {
+      if (this.starting === p) {
+        this.starting = undefined;
+        this.startingKind = undefined;
+      }
+    });
+    this.starting = p;
+    this.startingKind = kind;
   }
 
   async stop(): Promise<StopReport> {

@@ -19,8 +19,6 @@ export class ServerService extends Disposable {
   private subs: Unsubscribe[] = [];
   private downloadState: DownloadState = { kind: 'idle' };
   private downloading: AbortController | undefined;
-  /** A reattach in flight: start() waits for it (the core would otherwise answer start() with its result). */
-  private reattaching: Promise<unknown> | undefined;
   private readonly changed = this.register(new vscode.EventEmitter<LifecycleState>());
   private readonly downloadChanged = this.register(new vscode.EventEmitter<DownloadState>());
   /** The active profile's lifecycle state changed (or another profile became active). */
@@ -95,24 +93,19 @@ export class ServerService extends Disposable {
   /** Looks for a server an earlier session (or the CLI) started; never blocks the caller. */
   reattachInBackground(): void {
     const controller = this.handle.controller;
-    const run: Promise<unknown> = this.secrets
+    void this.secrets
       .apiKey()
       .then((apiKey) => controller.reattach(apiKey ? { apiKey } : {}))
       .then(
         (s) => s.kind !== 'stopped' && this.log.info(`Found the server of "${s.profile}": ${describeState(s)}`),
         (err) => this.log.warn(`Could not look for a running server: ${String(err)}`),
-      )
-      .finally(() => {
-        if (this.reattaching === run) this.reattaching = undefined;
-      });
-    this.reattaching = run;
+      );
   }
 
-  /** Starts the active profile's server; resolves with 'ready', 'failed', or the state a cancel left. */
+  /** Starts the active profile's server; resolves with 'ready', 'failed', or the state a cancel left. During a
+   *  reattach the core waits for it and launches only if it found no server ('ready' with `reattached` if it did). */
   async start(signal?: AbortSignal): Promise<LifecycleState> {
     this.switchIfIdle();
-    // Finding a running server first: starting one next to it would fail on the port (or double the GPUs' load).
-    if (this.reattaching) await this.reattaching;
     if (this.state.kind === 'ready' || signal?.aborted) return this.state;
     const apiKey = await this.secrets.apiKey();
     this.terminal.ensure();

@@ -58,6 +58,11 @@ export async function startWithProgress(s: Services): Promise<LifecycleState> {
   );
   if (cancelled) {
     void vscode.window.showInformationMessage(`Kimi: the start of "${profile.name}" was cancelled; nothing is left running.`);
+  } else if (result.kind === 'ready' && result.reattached) {
+    // Start found the server an earlier session (or the CLI) left running: no second one was launched.
+    void vscode.window.showInformationMessage(`Kimi: "${result.profile}" was already running and serves ${result.modelId} at ${result.baseUrl}.`, 'Open Chat').then((pick) => {
+      if (pick) void vscode.commands.executeCommand('kimi.openChat');
+    });
   } else if (result.kind === 'ready') {
     const gpus = result.gpus ? ` on ${result.gpus}` : '';
     const ctx = result.maxModelLen ? `, context ${result.maxModelLen.toLocaleString('en-US')} tokens` : '';

@@ -1,5 +1,6 @@
 // downloadModel against the fake `modelscope` as a real detached process: progress, disk check, resume, cancel.
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { serverProfileSchema, type ServerProfile } from '../../../src/core/config/serverProfile';
@@ -7,8 +8,15 @@ import { downloadModel } from '../../../src/core/download/modelDownload';
 import { estimateDownloadBytes, ModelscopeProgressParser } from '../../../src/core/download/modelscopeProgress';
 import { hostShellFor } from '../../../src/core/server/hostShell';
 import type { DownloadState } from '../../../src/core/server/lifecycleTypes';
+import { profileSlug } from '../../../src/core/server/remoteScripts';
 import { LocalShell } from '../../../src/core/server/ssh';
-import { emulatorBin, tempDir } from '../server/kit';
+import { emulatorBin, isRunning, tempDir } from '../server/kit';
+
+/** Field 22 of /proc/<pid>/stat: when the process started (clock ticks since boot). */
+function startTime(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+}
 
 describe('downloadModel (fake modelscope as a real process)', function () {
   this.timeout(60_000);
@@ -23,6 +31,8 @@ describe('downloadModel (fake modelscope as a real process)', function () {
 
   const profile = (env: Record<string, string> = {}): ServerProfile =>
     serverProfileSchema.parse({ name: 'dl', downloadDir: '~/models', env: { KIMI_FAKE_MODELSCOPE_BYTES_PER_SEC: '20000000000', ...env } });
+  /** The download's pid file on the target (profile "dl"). */
+  const pidFile = () => path.join(home, '.kimi-vllm', `${profileSlug('dl')}-download`, 'server.pid');
   const shards = (n: number) => Array.from({ length: n }, (_, i) => `model-0000${i + 1}-of-000064.safetensors`);
 
   it('downloads with progress (files, bytes, speed) into <downloadDir>/<model id>', async () => {
@@ -38,6 +48,7 @@ describe('downloadModel (fake modelscope as a real process)', function () {
     assert.ok(last.bytes.total > 20e9, `real sizes are reported (${last.bytes.total})`);
     assert.ok(progress.every((p, i) => i === 0 || p.bytes.done >= progress[i - 1]!.bytes.done), 'bytes only grow');
     assert.equal(s.kind === 'done' && s.dir, '~/models/moonshotai/Kimi-K2.5');
+    assert.ok(!fs.existsSync(pidFile()), 'a finished download leaves no pid file');
   });
 
   it('streams the output when the runner streams (hostShellFor): bytes grow, speed and ETA, then done', async () => {
@@ -79,6 +90,7 @@ describe('downloadModel (fake modelscope as a real process)', function () {
     assert.ok(first.kind === 'failed', JSON.stringify(first));
     assert.equal(first.title, 'The download was interrupted');
     assert.match(first.explanation, /a rerun resumes/);
+    assert.ok(!fs.existsSync(pidFile()), 'a failed download leaves no pid file');
     const second = await downloadModel(shell, profile(), { include, pollMs: 100 });
     assert.equal(second.kind, 'done', JSON.stringify(second));
   });
@@ -95,6 +107,33 @@ describe('downloadModel (fake modelscope as a real process)', function () {
     assert.equal(s.kind, 'cancelled');
     const temp = path.join(home, 'models', 'moonshotai', 'Kimi-K2.5', '._____temp');
     assert.ok(fs.existsSync(temp) && fs.readdirSync(temp).length > 0, 'partial files kept for a resume');
+    assert.ok(!fs.existsSync(pidFile()), 'a cancelled download leaves no pid file');
+  });
+
+  it('a pid file left by a crashed earlier run never passes for a running download: the process now at that pid is neither followed nor signalled', async () => {
+    // A live process that is not the download, at the recorded pid: e.g. the pid was reused after the crash.
+    const decoy = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+    const pid = decoy.pid!;
+    try {
+      const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      const records = [
+        `${pid}\n`, // no start time: nothing proves it is the download
+        `${pid} 1 ${bootId}\n`, // another start time: another process
+        `${pid} ${startTime(pid)} 00000000-0000-4000-8000-000000000000\n`, // same pid and start time, but before a reboot
+      ];
+      for (const record of records) {
+        fs.mkdirSync(path.dirname(pidFile()), { recursive: true });
+        fs.writeFileSync(pidFile(), record);
+        const states: DownloadState[] = [];
+        const s = await downloadModel(shell, profile(), { include: ['config.json'], onState: (x) => states.push(x), pollMs: 100 });
+        assert.equal(s.kind, 'done', `${JSON.stringify(record)} → ${JSON.stringify(s)}`);
+        assert.ok(states.some((x) => x.kind === 'checking'), 'the checks ran: no download was taken as running');
+        assert.ok(isRunning(pid), `the process at the recorded pid was not signalled (${JSON.stringify(record)})`);
+        assert.ok(!fs.existsSync(pidFile()), 'and no pid file is left');
+      }
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
   });
 
   it('an unknown model and a missing modelscope are explained', async () => {

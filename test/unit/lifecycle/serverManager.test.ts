@@ -110,6 +110,38 @@ describe('ServerManager on this machine (fake vllm + nvidia-smi as real processe
     assert.equal((await second.stop()).result, 'INT');
   });
 
+  it('start() while a reattach is looking: launches when it finds nothing, reports the server it finds, and a stop meanwhile cancels it', async () => {
+    const p = f.profile(await freePort());
+    const m = f.manager(p);
+    const looking = m.reattach(); // activation looks for a server an earlier session left…
+    const started = await m.start(); // …while the user already clicked Start
+    assert.equal((await looking).kind, 'stopped', 'the reattach found nothing');
+    assert.ok(started.kind === 'ready', JSON.stringify(started));
+    assert.equal(started.reattached, false, 'start launched a server');
+    assert.ok(groupMembers(started.pid).length > 0);
+    await m.dispose(); // the session ends, the server keeps running
+
+    const next = f.manager(p);
+    const found = next.reattach();
+    const again = await next.start();
+    assert.ok(again.kind === 'ready', JSON.stringify(again));
+    assert.equal(again.pid, started.pid, 'the running server, not a second one');
+    assert.equal(again.reattached, true, 'reported as already running');
+    assert.equal(((await found) as { pid?: number }).pid, started.pid);
+    assert.equal(fs.readFileSync(pidFile(f, p.name), 'utf8').split(' ')[0], String(started.pid));
+    assert.equal((await next.stop()).result, 'INT');
+
+    const other = f.manager(f.profile(await freePort()));
+    const look = other.reattach();
+    const start = other.start();
+    await other.stop();
+    await look;
+    const end = await start;
+    assert.notEqual(end.kind, 'ready', JSON.stringify(end));
+    assert.equal(other.state.kind, 'stopped');
+    assert.ok(!fs.existsSync(pidFile(f, other.profile.name)), 'nothing was launched after the stop');
+  });
+
   it('a server still loading is reattached in its phase, and stop() during the start ends both', async () => {
     const p = f.profile(await freePort(), { fakeEnv: { KIMI_FAKE_VLLM_SHARD_MS: '150' } });
     const first = f.manager(p);

@@ -223,6 +223,13 @@ export function lifecycleTests(target: () => LifecycleTarget): void {
     assert.equal((await status(t, stateDir)).state, 'stale');
     assert.deepEqual(parseStop((await t.runner().exec(stopScript({ stateDir, graceIntSec: 1, graceTermSec: 1 }))).stdout), { result: 'stale', pid: process.pid });
     assert.equal(fs.existsSync(path.join(dir, 'server.pid')), false);
+    // No start time (nothing proves the process is ours), or the right one from before a reboot: stale too.
+    const stat = fs.readFileSync(`/proc/${process.pid}/stat`, 'utf8');
+    const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    for (const record of [`${process.pid}\n`, `${process.pid} ${started} 00000000-0000-4000-8000-000000000000\n`]) {
+      fs.writeFileSync(path.join(dir, 'server.pid'), record);
+      assert.equal((await status(t, stateDir)).state, 'stale', record);
+    }
     const fresh = await startServer(t, fakeProfile(t, 'Lifecycle stale', await t.freePort()));
     stopLater(t, fresh.stateDir);
     assert.notEqual(fresh.pid, process.pid, 'a stale record does not block a start');
