@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { downloadModel } from '../../../src/core/download/modelDownload';
 import type { LifecycleState } from '../../../src/core/server/lifecycleTypes';
 import { stateDirFor } from '../../../src/core/server/remoteScripts';
 import { hostile, sentinels } from '../server/kit';
@@ -273,7 +274,7 @@ describe('ServerManager on this machine (fake vllm + nvidia-smi as real processe
     await waitForState(m, 'stopped', (s) => s.kind === 'stopped', 10_000);
   });
 
-  it('hostile values in every profile field never execute anything (sentinel files), through start', async () => {
+  it('hostile values in every profile field never execute anything (sentinel files), through start and download', async () => {
     const dir = fs.mkdtempSync('/tmp/lc-h-');
     try {
       const h = (tag: string) => hostile(dir, tag);
@@ -293,6 +294,9 @@ describe('ServerManager on this machine (fake vllm + nvidia-smi as real processe
         assert.ok(s.kind === 'failed' || s.kind === 'ready', JSON.stringify(s).slice(0, 300));
         await m.stop();
       }
+      // The download: hostile model id, download dir and include/exclude patterns.
+      const d = await downloadModel(f.shell(), f.profile(port, variants[1]), { include: [h('inc')], exclude: [h('exc')], pollMs: 100, requiredBytes: 0 });
+      assert.ok(d.kind === 'failed' || d.kind === 'done', JSON.stringify(d).slice(0, 300));
       assert.deepEqual(sentinels(dir), []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -43,13 +43,14 @@ describe('ServerManager over SSH (real sshd in a network namespace)', function (
   function remoteProfile(name: string, port: number, extra: Record<string, unknown> = {}): ServerProfile {
     const dir = path.join(gpuDir, profileSlug(name));
     fs.mkdirSync(dir, { recursive: true });
+    const { env, ...rest } = extra as { env?: Record<string, string> };
     return serverProfileSchema.parse({
       name,
       host: host.alias,
       port,
       modelDir: '~/models/Kimi-K2.5',
-      env: { KIMI_FAKE_GPUS: '8', KIMI_FAKE_GPU_DIR: dir, ...FAST },
-      ...extra,
+      env: { KIMI_FAKE_GPUS: '8', KIMI_FAKE_GPU_DIR: dir, ...FAST, ...env },
+      ...rest,
     });
   }
 
@@ -174,21 +175,46 @@ describe('ServerManager over SSH (real sshd in a network namespace)', function (
     }
   });
 
-  it('hostile values in profile fields never execute anything on the host (sentinel files)', async () => {
+  it('hostile values in every profile field never execute anything, through start and download on the host (sentinel files)', async () => {
     const dir = fs.mkdtempSync('/tmp/lc-hs-');
     try {
+      const h = (tag: string) => hostile(dir, tag);
       const port = await freePort();
       const short = `n$(touch ${dir}/n1)\`touch ${dir}/n2\`;x`;
-      for (const v of [
-        { name: short, modelDir: hostile(dir, 'md'), servedModelName: hostile(dir, 'sn').slice(0, 250), extraArgs: [hostile(dir, 'xa')] },
-        { name: `${short}2`, bindHost: `127.0.0.1$(touch ${dir}/bh)` },
-        { name: `${short}3`, environment: { venv: hostile(dir, 've'), conda: '', commandPrefix: '' } },
-      ]) {
-        const m = manager(remoteProfile(v.name, port, v));
-        const s = await m.start({ apiKey: `k$(touch ${dir}/key)` });
+      // Every string that reaches a command line or a script on the host (commandPrefix excepted: it is the user's
+      // own shell text); numbers and enums are refused by the schema, the host by the schema and the SSH layer.
+      const variants: Record<string, unknown>[] = [
+        { name: short, modelDir: h('md'), servedModelName: h('sn').slice(0, 250), extraArgs: [h('xa'), '--x', h('xb')], env: { EVIL: h('ev') } },
+        { name: `${short}2`, model: h('mo').slice(0, 250), modelDir: '', downloadDir: h('dd'), toolCallParser: `k$(touch ${dir}/tc)`, reasoningParser: `\`touch ${dir}/rp\`` },
+        { name: `${short}3`, bindHost: `127.0.0.1$(touch ${dir}/bh)` },
+        { name: `${short}4`, environment: { venv: h('ve'), conda: '', commandPrefix: '' } },
+        { name: `${short}5`, environment: { venv: '', conda: `c$(touch ${dir}/co)`, commandPrefix: '' } },
+      ];
+      for (const v of variants) {
+        const m = manager(remoteProfile(v.name as string, port, v));
+        const s = await m.start({ apiKey: `k$(touch ${dir}/key)\`touch ${dir}/key2\`` });
         assert.ok(s.kind === 'failed' || s.kind === 'ready', JSON.stringify(s).slice(0, 300));
         await m.stop();
       }
+      // The download: hostile model id, download dir and include/exclude patterns.
+      const dl = remoteProfile(`${short}6`, port, variants[1]);
+      const runner = hostShellFor(dl, shellOptions()).runner;
+      try {
+        const d = await downloadModel(runner, dl, { include: [h('inc')], exclude: [h('exc')], pollMs: 100, requiredBytes: 0 });
+        assert.ok(d.kind === 'failed' || d.kind === 'done', JSON.stringify(d).slice(0, 300));
+      } finally {
+        await runner.close?.();
+      }
+      // An ssh config file path is an argument of the local ssh, never shell text: ssh cannot open it, and says so.
+      const cf = remoteProfile(`${short}7`, port, { sshConfigFile: path.join(dir, `cfg ${h('cf').replace(/\n/g, ' ')}`) });
+      const viaFile = new ServerManager(cf, { runner: hostShellFor(cf, { connectTimeoutSec: 5, controlRoot }).runner });
+      managers.push(viaFile);
+      const failed = await viaFile.start();
+      assert.ok(failed.kind === 'failed', JSON.stringify(failed).slice(0, 300));
+      assert.match(failed.diagnosis.explanation, /config/i);
+      // A hostile host never gets that far: the settings refuse it, and so does the SSH layer.
+      assert.equal(serverProfileSchema.safeParse({ name: 'h', host: `gpu$(touch ${dir}/host)` }).success, false);
+      assert.throws(() => hostShellFor({ host: `-oProxyCommand=touch ${dir}/host2` }, { controlRoot }), /not a usable SSH destination/);
       assert.deepEqual(sentinels(dir), []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
