@@ -69,10 +69,10 @@ export class Composer {
       'form',
       { className: 'composer', attrs: { 'aria-label': 'Message composer' } },
       this.blockedBox,
-      this.chips,
+      el('div', { className: 'composer-attach' }, attachFile, attachSel, this.chips),
       this.input,
       this.errorEl,
-      el('div', { className: 'composer-toolbar' }, modeSwitch, attachFile, attachSel, el('span', { className: 'spacer' }), this.sendButton),
+      el('div', { className: 'composer-toolbar' }, modeSwitch, el('span', { className: 'spacer' }), this.sendButton),
     );
     this.element.addEventListener('submit', (ev) => ev.preventDefault());
     this.element.addEventListener('dragover', (ev) => {
