@@ -7,7 +7,8 @@
 // Steps: `npm run package` (production build + .vsix), unpacked into out/bench/vsix/ (what is measured) → compile
 // test/bench (probe + round runner) → bundle the baseline (test/bench/baseline) the same way as ours into
 // out/bench/baseline/ → N A/B rounds, one fresh code-server each, order alternated → one in-situ round (VS Code
-// activating the unpacked extension itself).
+// activating the unpacked extension itself) → the server-lifecycle benchmark (test/bench/lifecycleBench.ts), which
+// rewrites its own <!-- bench:lifecycle --> section.
 // Env: KIMI_BENCH_ROUND_TIMEOUT_MS (per round, default 120000), KIMI_TEST_VERBOSE=1 (extension host log lines).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -303,3 +304,12 @@ In situ (VS Code's own activation): ${insituLine.replace(/\*\*|`/g, '')}
 Target < ${ACTIVATION_TARGET_MS} ms (total median): ${ours.total.median < ACTIVATION_TARGET_MS ? 'met' : 'NOT met'}; ${compileCache}; ${load}
 
 Wrote ${path.relative(root, benchDoc)} (${elapsedS} s).`);
+
+// ---- 6. server lifecycle (issue #3): /health → ready lag, SSH status refresh multiplexed vs fresh ----------------
+
+step('server lifecycle (test/bench/lifecycleBench.ts: local starts of the fake vllm, a real sshd in a network namespace)');
+try {
+  execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', 'lifecycleBench.js'), '--doc', benchDoc, '--command', command], { cwd: root, stdio: 'inherit', timeout: 15 * 60_000 });
+} catch (e) {
+  fatal(`the server-lifecycle benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
+}

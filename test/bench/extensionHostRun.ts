@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as util from 'node:util';
 import { buildPayloadUrl, launchBrowser, type TestBrowser } from '../harness/browser';
 import { createTempWorkspace, removeTempWorkspace, startCodeServer, type CodeServer } from '../harness/codeServer';
+import { runInExtensionHost } from '../harness/extensionHostPayload';
 import type { ProbeResult } from './activationProbe';
 
 export interface RoundOptions {
@@ -37,8 +38,6 @@ export async function runRound(opts: RoundOptions): Promise<OkProbeResult> {
   let server: CodeServer | undefined;
   let browser: TestBrowser | undefined;
   let workspace: string | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let watch: NodeJS.Timeout | undefined;
   const fail = (why: string): Error =>
     new Error(
       `[bench] ${opts.label}: ${why}\n` +
@@ -49,39 +48,25 @@ export async function runRound(opts: RoundOptions): Promise<OkProbeResult> {
     workspace = createTempWorkspace();
     server = await startCodeServer({ workspace, extensionDevelopmentPath: opts.extensionDevelopmentPath });
     browser = await launchBrowser();
-    const { page } = browser;
-
-    let finish!: (r: { code: number; reason?: string }) => void;
-    const outcome = new Promise<{ code: number; reason?: string }>((resolve) => (finish = resolve));
-    // Both must exist before page.goto: VS Code looks them up when it logs and when the "tests" end.
-    await page.exposeFunction('codeAutomationExit', (code: unknown) => finish({ code: Number(code) || 0 }));
-    await page.exposeFunction('codeAutomationLog', (type: unknown, args: unknown) => {
-      const text = util.format(...(Array.isArray(args) ? args : [args]));
-      logLines.push(`[${String(type)}] ${text}`);
-      if (logLines.length > 200) logLines.splice(0, logLines.length - 200);
-      if (opts.verbose) process.stderr.write(`  [${String(type)}] ${text}\n`);
-    });
-    page.on('crash', () => finish({ code: 1, reason: 'the browser page crashed' }));
-    browser.browser.on('disconnected', () => finish({ code: 1, reason: 'the browser disconnected' }));
-    const serverPid = server.pid;
-    watch = setInterval(() => {
-      try {
-        process.kill(serverPid, 0);
-      } catch {
-        finish({ code: 1, reason: 'code-server exited during the round' });
-      }
-    }, 1000);
-    watch.unref();
-    timer = setTimeout(() => finish({ code: 1, reason: `timed out after ${timeoutMs} ms (KIMI_BENCH_ROUND_TIMEOUT_MS)` }), timeoutMs);
-
     const url = buildPayloadUrl(server, {
       folder: workspace,
       extensionDevelopmentPath: opts.extensionDevelopmentPath,
       extensionTestsPath: PROBE_PATH,
       extensionEnvironment: { ...opts.env, KIMI_BENCH_RESULT: resultFile },
     });
-    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
-    const r = await outcome;
+    const r = await runInExtensionHost({
+      server,
+      browser,
+      url,
+      timeoutMs,
+      timeoutSetting: 'KIMI_BENCH_ROUND_TIMEOUT_MS',
+      onLog: (type, args) => {
+        const text = util.format(...(Array.isArray(args) ? args : [args]));
+        logLines.push(`[${type}] ${text}`);
+        if (logLines.length > 200) logLines.splice(0, logLines.length - 200);
+        if (opts.verbose) process.stderr.write(`  [${type}] ${text}\n`);
+      },
+    });
 
     let result: ProbeResult | undefined;
     try {
@@ -98,8 +83,6 @@ export async function runRound(opts: RoundOptions): Promise<OkProbeResult> {
     if (e instanceof Error && e.message.startsWith('[bench]')) throw e;
     throw fail((e as Error).stack ?? String(e));
   } finally {
-    if (timer) clearTimeout(timer);
-    if (watch) clearInterval(watch);
     await browser?.close();
     await server?.stop();
     if (workspace) removeTempWorkspace(workspace);

@@ -53,7 +53,8 @@ describe('server lifecycle in the real VS Code', function () {
     };
     wb = await openWorkbench({
       settings: {
-        'kimi.servers': [await fake(ok, {}), await fake(kv, { KIMI_FAKE_VLLM_FAIL: 'kv-cache' })],
+        // ok's downloads move 3 GB/s (real sizes): a few shards take long enough to watch.
+        'kimi.servers': [await fake(ok, { KIMI_FAKE_MODELSCOPE_BYTES_PER_SEC: '3000000000' }), await fake(kv, { KIMI_FAKE_VLLM_FAIL: 'kv-cache' })],
         'kimi.activeServer': ok,
         'kimi.status.pollSeconds': 2,
         // The DOM renderer, so the test can read the server terminal's text (the GPU one draws on a canvas).
@@ -74,7 +75,7 @@ describe('server lifecycle in the real VS Code', function () {
     if (wb) await runCommand(wb.page, 'Kimi: Stop Server', { timeoutMs: 10_000 }).catch(() => undefined);
     await closeWorkbench();
     fs.rmSync(tmp, { recursive: true, force: true });
-    for (const name of [ok, kv]) fs.rmSync(stateDirFor(name).replace(/^~/, os.homedir()), { recursive: true, force: true });
+    for (const name of [ok, kv]) for (const dir of [stateDirFor(name), `${stateDirFor(name)}-download`]) fs.rmSync(dir.replace(/^~/, os.homedir()), { recursive: true, force: true });
   });
 
   it('the status bar says stopped before anything runs', async function () {
@@ -137,6 +138,27 @@ describe('server lifecycle in the real VS Code', function () {
     await runCommand(wb.page, 'Kimi: Stop Server');
     await waitForNotification(wb.page, new RegExp(`"${ok}" stopped \\(SIGINT\\); port \\d+ is closed and the GPU memory is free`));
     await statusBarItem(wb.page, /Kimi: stopped/).waitFor({ state: 'visible', timeout: 30_000 });
+  });
+
+  it('Download Model: pick the host and the files, watch bytes and files in the notification and "downloading n%" in the status bar, then done', async function () {
+    this.timeout(180_000);
+    await runCommand(wb.page, 'Kimi: Download Model');
+    await pickRow(wb.page, ok);
+    await pickRow(wb.page, 'Only files matching');
+    const input = wb.page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill('model-0000[1-5]-* *.json');
+    await input.press('Enter');
+
+    await statusBarItem(wb.page, /Kimi: downloading \d+%/).waitFor({ state: 'visible', timeout: 30_000 });
+    const progress = await waitForNotification(wb.page, /[\d.]+ GB of [\d.]+ GB · \d+\/10 files/);
+    assert.match(progress, /Kimi: downloading moonshotai\/Kimi-K2\.5 to this machine/);
+    publish(await screenshot(wb.page, 'server-download'));
+
+    const done = await waitForNotification(wb.page, /Kimi: moonshotai\/Kimi-K2\.5 is downloaded into .*model on this machine\./, 120_000);
+    assert.match(done, /Start Server/);
+    await statusBarItem(wb.page, /Kimi: stopped/).waitFor({ state: 'visible', timeout: 30_000 });
+    for (const f of ['model-00005-of-000064.safetensors', 'config.json']) assert.ok(fs.existsSync(path.join(tmp, 'model', f)), `${f} is on disk`);
   });
 
   it('a failed start explains itself with the fix as a button; the button fixes the profile and the server comes up', async function () {

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as util from 'node:util';
 import { buildPayloadUrl, launchBrowser, type TestBrowser } from './browser';
 import { createTempWorkspace, removeTempWorkspace, REPO_ROOT, startCodeServer, type CodeServer } from './codeServer';
+import { runInExtensionHost } from './extensionHostPayload';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'test-results');
 
@@ -59,8 +60,6 @@ async function main(): Promise<number> {
   let server: CodeServer | undefined;
   let browser: TestBrowser | undefined;
   let workspace: string | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let watch: NodeJS.Timeout | undefined;
   let ok = false;
   try {
     workspace = createTempWorkspace();
@@ -76,35 +75,16 @@ async function main(): Promise<number> {
     if (process.env.KIMI_TEST_COUNTS) extensionEnvironment.KIMI_TEST_COUNTS = process.env.KIMI_TEST_COUNTS;
     if (grep) extensionEnvironment.KIMI_TEST_GREP = grep;
 
-    let finish!: (r: { code: number; reason?: string }) => void;
-    const outcome = new Promise<{ code: number; reason?: string }>((resolve) => (finish = resolve));
-    // Both must be exposed before page.goto: the workbench looks them up when it logs / when the tests end.
-    await page.exposeFunction('codeAutomationExit', (code: unknown) => finish({ code: Number(code) || 0 }));
-    await page.exposeFunction('codeAutomationLog', (type: unknown, args: unknown) => forwardLog(String(type), args));
-    page.on('crash', () => finish({ code: 1, reason: 'the browser page crashed' }));
-    page.on('pageerror', (err) => {
-      if (verbose) process.stderr.write(`[page error] ${err.message}\n`);
-    });
-    browser.browser.on('disconnected', () => finish({ code: 1, reason: 'the browser disconnected' }));
-    const serverPid = server.pid;
-    watch = setInterval(() => {
-      try {
-        process.kill(serverPid, 0);
-      } catch {
-        finish({ code: 1, reason: 'code-server exited while the tests were running' });
-      }
-    }, 1000);
-    watch.unref();
-    timer = setTimeout(() => finish({ code: 1, reason: `timed out after ${timeoutMs} ms (KIMI_INTEGRATION_TIMEOUT_MS)` }), timeoutMs);
-
     const url = buildPayloadUrl(server, {
       folder: workspace,
       extensionDevelopmentPath: REPO_ROOT,
       extensionTestsPath: testsPath,
       extensionEnvironment,
     });
-    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
-    const result = await outcome;
+    page.on('pageerror', (err) => {
+      if (verbose) process.stderr.write(`[page error] ${err.message}\n`);
+    });
+    const result = await runInExtensionHost({ server, browser, url, timeoutMs, timeoutSetting: 'KIMI_INTEGRATION_TIMEOUT_MS', onLog: forwardLog });
     forwarding = verbose;
     if (result.reason) {
       console.error(`\n[integration] FAILED: ${result.reason}`);
@@ -127,8 +107,6 @@ async function main(): Promise<number> {
     if (server) console.error(`[integration] last lines of code-server's log:\n${server.logTail(30)}`);
     return 1;
   } finally {
-    if (timer) clearTimeout(timer);
-    if (watch) clearInterval(watch);
     await browser?.close();
     await server?.stop();
     if (workspace && (ok || !process.env.KIMI_TEST_KEEP_STATE)) removeTempWorkspace(workspace);
