@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { ChatViewProvider, CHAT_VIEW_ID } from './vscode/chatView';
+import { ChatViewProvider, CHAT_VIEW_ID, type ChatTestHook } from './vscode/chatView';
 import { registerChatCommands } from './vscode/commands/chatCommands';
 import { registerServerCommands } from './vscode/commands/serverCommands';
 import { registerSettingsCommands } from './vscode/commands/settingsCommands';
@@ -20,6 +20,8 @@ export interface KimiApi {
   readonly services: Services;
   /** The managed server: state, start/stop, profiles, the current base URL (also at services.server). */
   readonly server: ServerService;
+  /** The chat panel's host side, for the integration tests (drive it as the webview would, observe what it posts). */
+  readonly chat: ChatTestHook;
 }
 
 /** Set while active: closes connections and log followers on deactivate (never stops a server). */
@@ -37,14 +39,15 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
     // A ready managed server is what the status checks and the chat talk to (for SSH: the tunnel's local end).
     context.subscriptions.push(server.onDidChange((s) => status.setManagedBaseUrl(s.kind === 'ready' ? s.baseUrl : undefined)));
 
+    const chat = own(context, new ChatViewProvider(context.extensionUri, services));
     context.subscriptions.push(
       registerServerCommands(services),
-      registerChatCommands(services),
+      registerChatCommands(services, chat),
       registerSettingsCommands(services),
       new StatusBar(status, server, config),
       new ServerContextKeys(status, server),
       new RestartOffer(services),
-      vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, own(context, new ChatViewProvider(context.extensionUri, services)), {
+      vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat, {
         webviewOptions: { retainContextWhenHidden: false },
       }),
     );
@@ -54,7 +57,7 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
 
     const activationMs = performance.now() - loadedAt;
     log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-    return { activationMs, services, server };
+    return { activationMs, services, server, chat: chat.testHook };
   } catch (err) {
     // VS Code shows nothing when activate() throws; say it where the user looks.
     const message = err instanceof Error ? err.message : String(err);
