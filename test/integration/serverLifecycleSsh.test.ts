@@ -141,6 +141,7 @@ describe('server lifecycle over SSH in the extension (real sshd in a network nam
     assert.equal(chat.status, 200);
     assert.ok(((await chat.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content);
 
+    assert.ok(a.server.terminal.lineCount > 20, `the server terminal shows the log streamed from the host (${a.server.terminal.lineCount} lines)`);
     const view = await a.services.status.check();
     assert.equal(view.state, 'ready', JSON.stringify(view));
     assert.equal(view.baseUrl, result.baseUrl);
@@ -160,38 +161,53 @@ describe('server lifecycle over SSH in the extension (real sshd in a network nam
     assert.equal(statusBarText(a), 'Kimi: stopped');
   });
 
-  it('Kimi: Download Model onto the SSH host: the progress notification and the status bar show bytes and files until done', async () => {
+  it('Kimi: Download Model onto the SSH host: the progress notification and the status bar show bytes and files until done; Cancel stops it', async () => {
     const a = await api();
     await useSshProfile({ modelDir: '', downloadDir: '~/dl' }, { KIMI_FAKE_MODELSCOPE_BYTES_PER_SEC: '20000000000' });
     const w = vscode.window as unknown as Record<string, unknown>;
     const original = { showQuickPick: w.showQuickPick, showInputBox: w.showInputBox, withProgress: w.withProgress, showInformationMessage: w.showInformationMessage };
-    const progress: string[] = [];
+    let globs = 'model-0000[1-3]-* *.json';
+    let token = new vscode.CancellationTokenSource();
+    let progress: string[] = [];
     const bar: string[] = [];
     const messages: string[] = [];
-    // A person's answers: "Only files matching…", three shards and the json files; the notification recorded.
+    // A person's answers: "Only files matching…" and the patterns; the notification recorded, its Cancel at hand.
     w.showQuickPick = (items: { scope?: string }[]) => Promise.resolve(items.find((i) => i.scope === 'include'));
-    w.showInputBox = () => Promise.resolve('model-0000[1-3]-* *.json');
+    w.showInputBox = () => Promise.resolve(globs);
     w.withProgress = (_o: unknown, task: (p: { report(v: { message?: string }): void }, t: vscode.CancellationToken) => unknown) =>
-      task({ report: (v) => v.message && progress.push(v.message) }, new vscode.CancellationTokenSource().token);
+      task({ report: (v) => v.message && progress.push(v.message) }, token.token);
     w.showInformationMessage = (msg: string) => {
       messages.push(msg);
       return Promise.resolve(undefined);
     };
     const sub = a.server.onDidChangeDownload(() => bar.push(statusBarText(a)));
-    let end: DownloadState;
     try {
-      end = (await vscode.commands.executeCommand('kimi.downloadModel')) as DownloadState;
+      const end = (await vscode.commands.executeCommand('kimi.downloadModel')) as DownloadState;
+      assert.equal(end.kind, 'done', JSON.stringify(end));
+      assert.ok(progress.some((p) => /^Checking ModelScope and the disk space on gpu-test-/.test(p)), JSON.stringify(progress.slice(0, 3)));
+      assert.ok(progress.some((p) => /^[\d.]+ [kMG]?B of [\d.]+ GB · \d\/8 files/.test(p)), JSON.stringify(progress.slice(-3)));
+      assert.ok(bar.some((t) => /^Kimi: downloading \d+%$/.test(t)), JSON.stringify(bar.slice(-3)));
+      assert.ok(messages.some((m) => /is downloaded into ~\/dl\/moonshotai\/Kimi-K2\.5 on gpu-test-/.test(m)), JSON.stringify(messages));
+      const dir = path.join(host.home, 'dl', 'moonshotai', 'Kimi-K2.5');
+      assert.ok(fs.existsSync(path.join(dir, 'model-00003-of-000064.safetensors')) && fs.existsSync(path.join(dir, 'config.json')), 'the files are on the host');
+
+      // Again with other shards, and Cancel pressed once bytes move: it stops on the host, the partial files stay.
+      globs = 'model-0000[4-6]-*';
+      token = new vscode.CancellationTokenSource();
+      progress = [];
+      const cancelOnBytes = a.server.onDidChangeDownload((d) => d.kind === 'downloading' && d.bytes.done > 0 && token.cancel());
+      const cancelled = (await vscode.commands.executeCommand('kimi.downloadModel')) as DownloadState;
+      cancelOnBytes.dispose();
+      assert.equal(cancelled.kind, 'cancelled', JSON.stringify(cancelled));
+      assert.ok(messages.some((m) => /the download was cancelled\. The files already on disk stay/.test(m)), JSON.stringify(messages));
+      const temp = path.join(dir, '._____temp');
+      assert.ok(fs.existsSync(temp) && fs.readdirSync(temp).length > 0, 'partial files kept on the host for a resume');
+      assert.ok(!fs.existsSync(path.join(host.home, '.kimi-vllm', `${profileSlug(a.server.runningProfile.name)}-download`, 'server.pid')), 'no download left recorded as running');
+      assert.equal(statusBarText(a), 'Kimi: stopped');
     } finally {
       sub.dispose();
       Object.assign(w, original);
     }
-    assert.equal(end.kind, 'done', JSON.stringify(end));
-    assert.ok(progress.some((p) => /^Checking ModelScope and the disk space on gpu-test-/.test(p)), JSON.stringify(progress.slice(0, 3)));
-    assert.ok(progress.some((p) => /^[\d.]+ [kMG]?B of [\d.]+ GB · \d\/8 files/.test(p)), JSON.stringify(progress.slice(-3)));
-    assert.ok(bar.some((t) => /^Kimi: downloading \d+%$/.test(t)), JSON.stringify(bar.slice(-3)));
-    assert.ok(messages.some((m) => /is downloaded into ~\/dl\/moonshotai\/Kimi-K2\.5 on gpu-test-/.test(m)), JSON.stringify(messages));
-    const dir = path.join(host.home, 'dl', 'moonshotai', 'Kimi-K2.5');
-    assert.ok(fs.existsSync(path.join(dir, 'model-00003-of-000064.safetensors')) && fs.existsSync(path.join(dir, 'config.json')), 'the files are on the host');
   });
 
   it('an unknown host and a refused key fail within seconds with a clear error, never a prompt', async () => {

@@ -71,8 +71,9 @@ describe('ServerManager over SSH (real sshd in a network namespace)', function (
     return m;
   }
 
-  it('start → tunnel → chat → VS Code closes → a new session reattaches → the link drops, then wedges, and comes back → stop', async () => {
-    const p = remoteProfile('Remote A', await freePort());
+  it('start → tunnel → chat → VS Code closes → a new session reattaches → the link drops mid-chat, then wedges, and comes back → stop', async () => {
+    // 400 tokens/s: a long answer streams for seconds, so the link can drop in the middle of it.
+    const p = remoteProfile('Remote A', await freePort(), { env: { KIMI_FAKE_VLLM_TPS: '400' } });
     const first = manager(p);
     const ready = await first.start({ apiKey: 'sk-remote' });
     assert.ok(ready.kind === 'ready', JSON.stringify(ready));
@@ -94,9 +95,32 @@ describe('ServerManager over SSH (real sshd in a network namespace)', function (
     assert.equal(second.following, 'stream');
     assert.equal(await chat(again.baseUrl, again.modelId, 'sk-remote'), 200);
 
-    // The SSH link drops: master, tunnel and log stream die with it; the URL in the state answers again (the same
-    // local port, unless the dying master held on to it for too long).
+    // The SSH link drops while an answer streams: master, tunnel and log stream die with it. The chat in flight ends
+    // at once with an error (no hang); the URL in the state answers again (the same local port, unless the dying
+    // master held on to it for too long).
+    const streaming = await fetch(`${again.baseUrl}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-remote' },
+      body: JSON.stringify({ model: again.modelId, messages: [{ role: 'user', content: 'long-answer:4000' }], stream: true, max_tokens: 8000 }),
+    });
+    assert.equal(streaming.status, 200);
+    const reader = streaming.body!.getReader();
+    assert.ok(!(await reader.read()).done, 'the answer is streaming');
+    const dropped = Date.now();
     await host.dropConnections();
+    const end = await Promise.race([
+      (async () => {
+        try {
+          while (!(await reader.read()).done);
+          return 'closed';
+        } catch {
+          return 'error';
+        }
+      })(),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still streaming'), 20_000)),
+    ]);
+    assert.notEqual(end, 'still streaming', 'the chat in flight ends when the tunnel goes');
+    assert.ok(Date.now() - dropped < 10_000, `it ended ${Date.now() - dropped} ms after the drop`);
     const url = () => (second.state.kind === 'ready' ? second.state.baseUrl : again.baseUrl);
     await waitFor('the tunnel to come back', async () => (await chat(url(), again.modelId, 'sk-remote').catch(() => 0)) === 200, 30_000, 250);
 
@@ -145,6 +169,41 @@ describe('ServerManager over SSH (real sshd in a network namespace)', function (
     await waitFor('the tunnel to come back', async () => (await chat(url(), ready.modelId).catch(() => 0)) === 200, 30_000, 250);
     assert.equal(m.state.kind, 'ready');
     assert.equal((await m.stop()).result, 'INT');
+  });
+
+  it("honours the ssh config: a host behind a ProxyJump, with the key held by ssh-agent (no IdentityFile)", async function () {
+    const dir = tempDir('lc-jump');
+    let agentPid = 0;
+    const savedSock = process.env.SSH_AUTH_SOCK;
+    try {
+      const sock = path.join(dir, 'agent.sock');
+      const out = execFileSync('ssh-agent', ['-a', sock, '-s'], { encoding: 'utf8' });
+      agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(out)?.[1]);
+      execFileSync('ssh-add', ['-q', host.keyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      process.env.SSH_AUTH_SOCK = sock; // the ssh processes the manager starts inherit it, as from a login session
+      const common = ['  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  LogLevel ERROR', `  User ${host.user}`];
+      const config = path.join(dir, 'ssh_config');
+      fs.writeFileSync(
+        config,
+        [`Host jumpbox`, `  HostName ${host.address}`, `  Port ${host.port}`, ...common, `Host behind`, `  HostName ${host.address}`, `  Port ${host.port}`, '  ProxyJump jumpbox', ...common, ''].join('\n'),
+      );
+      const sshdLog = path.join(host.dir, 'sshd.log');
+      const before = fs.readFileSync(sshdLog, 'utf8').length;
+      const m = manager(remoteProfile('Behind a jump', await freePort(), { host: 'behind' }), { sshConfigFile: config });
+      const ready = await m.start();
+      assert.ok(ready.kind === 'ready', JSON.stringify(ready).slice(0, 400));
+      assert.equal(await chat(ready.baseUrl, ready.modelId), 200);
+      const log = fs.readFileSync(sshdLog, 'utf8').slice(before);
+      // The jump forwarded a connection to the host (direct-tcpip), and the host's login came through it.
+      assert.match(log, /direct-tcpip|Connection from .* port \d+ on /, log.slice(-1500));
+      if (host.mode === 'netns') assert.match(log, new RegExp(`Connection from ${host.address.replace(/\./g, '\\.')} port`), 'the second hop starts on the jump host');
+      assert.equal((await m.stop()).result, 'INT');
+    } finally {
+      if (savedSock === undefined) delete process.env.SSH_AUTH_SOCK;
+      else process.env.SSH_AUTH_SOCK = savedSock;
+      if (agentPid > 0) process.kill(agentPid, 'SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an unknown host fails within seconds with a plain message, never hangs', async () => {
