@@ -33,7 +33,11 @@ Usage:
 
 Defaults: --base-url ${DEFAULT_BASE_URL}; the API key is also read from KIMI_API_KEY.
   ${CHAT_USAGE}
-      Ask the served model; thinking streams dimmed, then the answer. --json prints one object at the end.`;
+      Ask the served model; thinking streams dimmed, then the answer. --json prints one object at the end.
+      --workspace DIR gives the model read-only tools over DIR (read_file, list_directory, find_files,
+      search_text — which needs ripgrep on PATH); --yes also lets it edit files and run commands there, and read
+      files that look like secrets or are ignored. --max-rounds N caps the tool rounds (default 8; exit 3 when
+      reached). --demo-tools adds the tutorial's add/mul/compare/count_letter_in_string.`;
 
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   const [command, ...rest] = argv;

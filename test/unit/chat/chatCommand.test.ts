@@ -112,11 +112,11 @@ describe('kimi-vllm chat (in-process)', () => {
     });
   });
 
-  it('--workspace is accepted but refused as not available yet (exit 2, nothing sent)', async () => {
+  it('--workspace with a folder that does not exist is a usage error (exit 2, nothing sent); tool calling itself is tested in test/unit/tools', async () => {
     await withEmulator({}, async (h, baseUrl) => {
-      const r = await chat(['--base-url', baseUrl, '--workspace', '.', 'list files']);
+      const r = await chat(['--base-url', baseUrl, '--workspace', '/nonexistent/kimi-workspace', 'list files']);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /--workspace .* is not available yet/);
+      assert.match(r.stderr, /--workspace: the workspace folder \/nonexistent\/kimi-workspace does not exist/);
       assert.equal(h.requests.length, 0);
     });
   });
