@@ -282,6 +282,37 @@ describe('server lifecycle in the extension (fake vllm as a real process)', func
     assert.equal(alive(found.pid), false);
   });
 
+  it('Start Server while the extension still looks for a running server: the one it finds is reported as already running, none is launched', async () => {
+    const a = await api();
+    const name = `int-${process.pid}-race-${++seq}`;
+    used.push(name);
+    const json = fakeProfileJson(name, await freePort());
+    const outside = new ServerManager(serverProfileSchema.parse(json), { runner: new LocalShell(), freeLocalPort: freePort });
+    const first = await outside.start();
+    assert.ok(first.kind === 'ready', JSON.stringify(first).slice(0, 400));
+    await outside.dispose();
+
+    const messages: string[] = [];
+    const original = vscode.window.showInformationMessage;
+    (vscode.window as { showInformationMessage: unknown }).showInformationMessage = (m: string) => {
+      messages.push(m);
+      return Promise.resolve(undefined);
+    };
+    try {
+      // The profile becomes active (the extension starts looking for its server) and Start is pressed at once.
+      await cfg().update('servers', [json], vscode.ConfigurationTarget.Global);
+      await cfg().update('activeServer', name, vscode.ConfigurationTarget.Global);
+      await waitFor(() => a.server.runningProfile.name === name, `the service to follow profile ${name}`);
+      const result = (await vscode.commands.executeCommand('kimi.startServer')) as LifecycleState;
+      assert.ok(result.kind === 'ready', JSON.stringify(result).slice(0, 400));
+      assert.equal(result.pid, first.pid, 'the server that was running, not a second one');
+      assert.ok(messages.some((m) => new RegExp(`"${name}" (was|is) already running`).test(m)), JSON.stringify(messages));
+      assert.equal(fs.readFileSync(path.join(stateDirFor(name).replace(/^~/, os.homedir()), 'server.pid'), 'utf8').split(' ')[0], String(first.pid));
+    } finally {
+      (vscode.window as { showInformationMessage: unknown }).showInformationMessage = original;
+    }
+  });
+
   it('Download Model runs modelscope on the host with include patterns and reports bytes until done', async () => {
     const a = await api();
     await useProfile();
