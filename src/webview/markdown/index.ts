@@ -26,6 +26,12 @@ export interface StreamingMarkdownOptions {
 }
 
 const CONTAINER_CLASS = 'markdown';
+/**
+ * Final segments are grouped into `div.md-chunk` elements of about this many source characters. markdown.css gives
+ * each chunk `content-visibility: auto`, so the browser's per-frame style, layout and paint work stays about the same
+ * however long the message grows (off-screen chunks are skipped as a whole).
+ */
+const CHUNK_CHARS = 8000;
 
 function container(): HTMLDivElement {
   const el = document.createElement('div');
@@ -33,15 +39,48 @@ function container(): HTMLDivElement {
   return el;
 }
 
+/** The chunks of a container: final segments go into the current one until it holds CHUNK_CHARS. */
+class Chunks {
+  current: HTMLDivElement;
+  private chars = 0;
+
+  constructor(private readonly root: HTMLElement) {
+    this.current = this.open();
+  }
+
+  private open(): HTMLDivElement {
+    const c = document.createElement('div');
+    c.className = 'md-chunk';
+    this.root.append(c);
+    return c;
+  }
+
+  add(fragment: DocumentFragment, sourceChars: number): void {
+    this.current.append(fragment);
+    this.chars += sourceChars;
+    if (this.chars >= CHUNK_CHARS) {
+      this.current = this.open();
+      this.chars = 0;
+    }
+  }
+
+  /** The text is complete: an empty last chunk goes. */
+  end(): void {
+    if (!this.current.hasChildNodes()) this.current.remove();
+  }
+}
+
 /** A finished message (history): the same DOM a streamed render of the same text ends with. */
 export function renderMarkdown(text: string): HTMLElement {
   const el = container();
+  const chunks = new Chunks(el);
   let links: Links = Object.create(null) as Links;
   for (const segment of segmentAll(text)) {
     const r = renderSegment(segment, links);
     links = r.links;
-    el.append(r.fragment);
+    chunks.add(r.fragment, segment.length);
   }
+  chunks.end();
   return el;
 }
 
@@ -57,6 +96,7 @@ interface GrowingFence {
 
 class Renderer implements StreamingMarkdown {
   readonly element = container();
+  private readonly chunks = new Chunks(this.element);
   private buffer = '';
   private readonly segmenter = new Segmenter();
   /** Segments rendered final (their nodes precede the tail's in the container). */
@@ -97,6 +137,8 @@ class Renderer implements StreamingMarkdown {
     this.segmenter.scan(text.endsWith('\n') ? text : `${text}\n`);
     const starts = this.segmenter.starts;
     this.commitUpTo(starts.length, text);
+    this.dropTail();
+    this.chunks.end();
     this.growing = undefined;
     clearTailCache();
   }
@@ -119,9 +161,10 @@ class Renderer implements StreamingMarkdown {
     const starts = this.segmenter.starts;
     for (let i = this.committed; i < n; i++) {
       const end = i + 1 < starts.length ? (starts[i + 1] as number) : text.length;
-      const r = renderSegment(text.slice(starts[i], end), this.links);
+      const src = text.slice(starts[i], end);
+      const r = renderSegment(src, this.links);
       this.links = r.links;
-      this.element.append(r.fragment);
+      this.chunks.add(r.fragment, src.length);
     }
     this.committed = n;
   }
@@ -146,7 +189,7 @@ class Renderer implements StreamingMarkdown {
     if (!src.trim()) return;
     const { fragment } = renderSegment(src, this.links, true);
     this.tailNodes = [...fragment.childNodes];
-    this.element.append(fragment);
+    this.chunks.current.append(fragment);
   }
 
   /** The tail is an open fence: append the new code text to its <code>, replace only the incomplete last line. */
@@ -163,7 +206,7 @@ class Renderer implements StreamingMarkdown {
       code.append(partial);
       pre.append(code);
       block.append(pre);
-      this.element.append(block);
+      this.chunks.current.append(block);
       this.tailNodes = [block];
       g = { fence, code, appendedTo: fence.codeAt, partial };
       this.growing = g;

@@ -41,7 +41,8 @@ purify.setConfig({
   ALLOW_DATA_ATTR: false,
   ALLOW_ARIA_ATTR: false,
   ALLOW_UNKNOWN_PROTOCOLS: false,
-  ALLOWED_URI_REGEXP: /^(?:https?|mailto):/i,
+  // DOMPurify's default URI check stays (it also applies to plain attributes such as align); href is narrowed to
+  // http(s)/mailto by the hook below.
   RETURN_DOM_FRAGMENT: true,
 });
 purify.addHook('uponSanitizeAttribute', (node, data) => {
@@ -69,5 +70,7 @@ purify.addHook('afterSanitizeAttributes', (node) => {
 
 /** Sanitises an HTML string into a fragment of the current document. */
 export function sanitize(html: string): DocumentFragment {
-  return purify.sanitize(html) as unknown as DocumentFragment;
+  // null when the parsed document has no body (a <frameset> document): nothing to show then.
+  const out = purify.sanitize(html) as unknown as DocumentFragment | null;
+  return out ?? document.createDocumentFragment();
 }
