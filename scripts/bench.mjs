@@ -8,7 +8,9 @@
 // test/bench (probe + round runner) → bundle the baseline (test/bench/baseline) the same way as ours into
 // out/bench/baseline/ → N A/B rounds, one fresh code-server each, order alternated → one in-situ round (VS Code
 // activating the unpacked extension itself) → the server-lifecycle benchmark (test/bench/lifecycleBench.ts), which
-// rewrites its own <!-- bench:lifecycle --> section.
+// rewrites its own <!-- bench:lifecycle --> section → the markdown rendering benchmark (test/bench/renderBench.ts:
+// the webview's streaming renderer against a naive one in Chromium), which rewrites its own <!-- bench:render -->.
+// `--only lifecycle|render` runs just that benchmark (compiling test/bench first).
 // Env: KIMI_BENCH_ROUND_TIMEOUT_MS (per round, default 120000), KIMI_TEST_VERBOSE=1 (extension host log lines).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,11 +39,16 @@ const ms = (x) => `${x.toFixed(1)} ms`;
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log('usage: npm run bench [-- --rounds N]   (N A/B rounds, default 5; each starts a fresh code-server)');
+  console.log('       npm run bench -- --only lifecycle|render   (just that benchmark and its section)');
   process.exit(0);
 }
 let rounds = 5;
+let only;
 for (let i = 0; i < argv.length; i++) {
-  if (argv[i] === '--rounds') {
+  if (argv[i] === '--only') {
+    only = argv[++i];
+    if (!['lifecycle', 'render'].includes(only)) fatal(`--only wants lifecycle or render, got ${only}`);
+  } else if (argv[i] === '--rounds') {
     rounds = Number(argv[++i]);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) fatal(`--rounds wants an integer from 1 to 50, got ${argv[i]}`);
   } else {
@@ -67,6 +74,20 @@ function run(cmd, args, what) {
   } catch (e) {
     fatal(`${what} failed (${[cmd, ...args].join(' ')}):\n${e.stdout ?? ''}${e.stderr ?? ''}${e.message}`);
   }
+}
+
+// ---- --only: one benchmark that runs as its own script and rewrites only its own section -------------------------
+
+if (only) {
+  step('compiling test/bench');
+  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join('test', 'bench', 'tsconfig.json')], 'tsc -p test/bench/tsconfig.json');
+  const script = { lifecycle: 'lifecycleBench.js', render: 'renderBench.js' }[only];
+  try {
+    execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', script), '--doc', benchDoc, '--command', `npm run bench -- --only ${only}`], { cwd: root, stdio: 'inherit', timeout: 60 * 60_000 });
+  } catch (e) {
+    fatal(`the ${only} benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
+  }
+  process.exit(0);
 }
 
 // ---- 1. VSIX size ------------------------------------------------------------------------------------------------
@@ -312,4 +333,13 @@ try {
   execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', 'lifecycleBench.js'), '--doc', benchDoc, '--command', command], { cwd: root, stdio: 'inherit', timeout: 15 * 60_000 });
 } catch (e) {
   fatal(`the server-lifecycle benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
+}
+
+// ---- 7. markdown rendering (issue #4): the webview's streaming renderer against a naive one, in Chromium ----------
+
+step('markdown rendering (test/bench/renderBench.ts: a 20k-token thinking + 50k-token answer in Chromium; the naive side takes most of it)');
+try {
+  execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', 'renderBench.js'), '--doc', benchDoc, '--command', command], { cwd: root, stdio: 'inherit', timeout: 60 * 60_000 });
+} catch (e) {
+  fatal(`the markdown rendering benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
 }

@@ -1,7 +1,9 @@
 // Benchmark (not a test): the chat webview's streaming markdown renderer against a naive one, side by side in one
 // run, in real Chromium (Debian's, via playwright-core) under the webview's CSP.
-//   npx tsc -p test/bench/tsconfig.json && node out/test/bench/renderBench.js [--quick] [--no-write]
-//   (also run by `npm run bench`; `node scripts/bench.mjs --only render` runs only this)
+//   npx tsc -p test/bench/tsconfig.json && node out/test/bench/renderBench.js [--quick] [--skip-naive] [--doc FILE --command TEXT]
+// Part of `npm run bench` (scripts/bench.mjs; `node scripts/bench.mjs --only render` runs only this), which passes --doc
+// and --command: the figures then replace the <!-- bench:render --> section of that file. Without --doc it prints.
+// --quick (a tenth of the text) and --skip-naive (ours only) are for working on the renderer; they never write.
 // The turn: 20,000 tokens of thinking, then a 50,000-token answer (test/support/markdownDoc.ts: prose, lists, tables,
 // many code blocks in several languages), one token = 4 characters. It arrives as the host sends it: 96-character
 // deltas ('t'/'a' + text, what src/vscode/chat/deltaBatcher.ts posts at ≥ 1,000 tok/s), each a window message.
@@ -21,8 +23,13 @@ import { CHARS_PER_TOKEN, generateAnswer, generateThinking } from '../support/ma
 import { repoRoot } from '../support/paths';
 
 const quick = process.argv.includes('--quick');
-const skipNaive = process.argv.includes('--skip-naive'); // while working on the renderer: ours only, nothing written
-const write = !process.argv.includes('--no-write') && !quick && !skipNaive;
+const skipNaive = process.argv.includes('--skip-naive');
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const docFile = quick || skipNaive ? undefined : arg('doc');
+const command = arg('command') ?? 'node out/test/bench/renderBench.js';
 const THINK_TOKENS = quick ? 2_000 : 20_000;
 const ANSWER_TOKENS = quick ? 5_000 : 50_000;
 const CHECKPOINT_TOKENS = quick ? 1_000 : 10_000;
@@ -213,7 +220,7 @@ async function main(): Promise<void> {
   const section = `<!-- bench:render -->
 ## Streaming markdown rendering (issue #4)
 
-Latest run: ${date}, \`node scripts/bench.mjs --only render\` (${elapsedS} s). ${os.availableParallelism()} × ${cpuModel}, load average (1 min)
+Latest run: ${date}, \`${command}\` (this section: ${elapsedS} s). ${os.availableParallelism()} × ${cpuModel}, load average (1 min)
 ${f1(loadAtStart)} at the start, ${f1(os.loadavg()[0] ?? 0)} at the end; ${browserVersion}, headless, under the webview's CSP.
 
 The turn: ${num(THINK_TOKENS)} tokens of thinking then a ${num(ANSWER_TOKENS)}-token answer (${num(answerText.length)} characters: prose, lists,
@@ -249,13 +256,13 @@ appends its new lines to the existing \`<code>\` (highlighted once, when the fen
 
   console.log(`\n${verdicts.map((v) => `${v.name}: ${v.value} (target ${v.target}) ${v.ok ? 'met' : 'NOT met'}`).join('\n')}`);
   console.log(frameRows.join('\n'));
-  if (write) {
-    const doc = path.join(repoRoot, 'docs', 'BENCHMARKS.md');
+  if (docFile) {
+    const doc = path.resolve(docFile);
     let text = fs.readFileSync(doc, 'utf8');
     const re = /<!-- bench:render -->[\s\S]*?<!-- \/bench:render -->/;
     text = re.test(text) ? text.replace(re, () => section) : `${text.trimEnd()}\n\n${section}\n`;
     fs.writeFileSync(doc, text);
-    console.log(`\nWrote its section of ${path.relative(process.cwd(), doc)} (${elapsedS} s).`);
+    console.log(`\nWrote the <!-- bench:render --> section of ${path.relative(repoRoot, doc)} (${elapsedS} s).`);
   } else {
     console.log(`\n${section}`);
   }
