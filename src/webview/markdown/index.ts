@@ -99,10 +99,10 @@ class Renderer implements StreamingMarkdown {
   private readonly chunks = new Chunks(this.element);
   private buffer = '';
   private readonly segmenter = new Segmenter();
-  /** Segments rendered final (their nodes precede the tail's in the container). */
+  /** Segments rendered final (their nodes precede the tail's). */
   private committed = 0;
   private links: Links = Object.create(null) as Links;
-  /** Nodes of the current tail render, in order, all children of element. */
+  /** Nodes of the current tail render, in order, after the final ones in the current chunk. */
   private tailNodes: ChildNode[] = [];
   /** The text the current tail render shows (to skip a frame with nothing new). */
   private tailShown = '';
