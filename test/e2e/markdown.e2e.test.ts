@@ -145,6 +145,7 @@ describe('markdown renderer in Chromium (webview CSP)', function () {
     assert.deepEqual(state.xss, [], 'sentinel calls');
     assert.deepEqual(p.blockedRequests, [], 'requests that left the page');
     assert.deepEqual(p.pageErrors, [], 'page errors');
+    assert.deepEqual(p.consoleErrors, [], 'console errors');
   }
 
   it('renders GFM: headings, emphasis, inline code, links, lists, task lists, tables, blockquotes, rules', async function () {

@@ -66,6 +66,7 @@ describe('markdown renderer in Chromium: the XSS corpus', function () {
           assert.deepEqual(state.xss, [], `${mode}: script ran`);
           assert.deepEqual(p.dialogs, [], `${mode}: a dialog opened`);
           assert.deepEqual(p.pageErrors, [], `${mode}: page errors`);
+          assert.deepEqual(p.consoleErrors, [], `${mode}: console errors`);
           assert.deepEqual(p.blockedRequests, [], `${mode}: a request left the page`);
           assert.deepEqual(state.violations.slice(before), [], `${mode}: the CSP had to block something`);
           // In serialised HTML a literal '<' only starts a tag (text shows it as &lt;), so this sees real attributes only.
@@ -115,6 +116,7 @@ describe('markdown renderer in Chromium: the XSS corpus', function () {
           assert.deepEqual(state.xss, [], `${payload.name}: script ran`);
           assert.deepEqual(p.dialogs, [], `${payload.name}: a dialog opened`);
           assert.deepEqual(p.pageErrors, [], `${payload.name}: page errors`);
+          assert.deepEqual(p.consoleErrors, [], `${payload.name}: console errors`);
           assert.deepEqual(p.blockedRequests, [], `${payload.name}: a request left the page`);
           await p.page.evaluate(() => (globalThis as unknown as G).kimiMd.clear());
         }
