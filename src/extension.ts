@@ -3,6 +3,7 @@ import { ChatViewProvider, CHAT_VIEW_ID, type ChatTestHook } from './vscode/chat
 import { registerChatCommands } from './vscode/commands/chatCommands';
 import { registerServerCommands } from './vscode/commands/serverCommands';
 import { registerSettingsCommands } from './vscode/commands/settingsCommands';
+import { registerToolCommands } from './vscode/commands/toolCommands';
 import { ConfigService } from './vscode/config';
 import { Secrets } from './vscode/secrets';
 import { ServerContextKeys } from './vscode/server/contextKeys';
@@ -44,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
       registerServerCommands(services),
       registerChatCommands(services, chat),
       registerSettingsCommands(services),
+      registerToolCommands(services),
       new StatusBar(status, server, config),
       new ServerContextKeys(status, server),
       new RestartOffer(services),

@@ -108,13 +108,33 @@ export interface TurnMetricsView {
 export interface ToolCallView {
   id: string;
   name: string;
-  /** Arguments text as the model produced it. */
+  /** Arguments text as the model produced it (cut by the host when very long; see argumentsChars). */
   arguments: string;
-  status: 'streaming' | 'pending' | 'awaitingApproval' | 'running' | 'done' | 'error' | 'rejected';
+  /** cancelled: stopped by the user before it finished; skipped: not run, the round limit was reached. */
+  status: 'streaming' | 'pending' | 'awaitingApproval' | 'running' | 'done' | 'error' | 'rejected' | 'cancelled' | 'skipped';
   /** Start of the result (capped by the host). */
   resultPreview?: string;
   durationMs?: number;
+  /** Its position in the turn: cards are keyed by it (a call's id may change once its stream ends). */
+  index?: number;
+  /** A tool without side effects (reads only). */
+  readOnly?: boolean;
+  /** The result is an error the model sees (`error: …`). */
+  isError?: boolean;
+  /** The full length of `arguments` when the host cut them for the card. */
+  argumentsChars?: number;
+  /** While status is awaitingApproval: what the user is asked (the card shows Accept / Reject). */
+  approval?: ToolApprovalView;
 }
+
+/** What a tool call waits for the user to allow. */
+export type ToolApprovalView =
+  /** propose_edit: the diff is open in an editor. summary: "+3 −1 lines" / "new file, 12 lines". */
+  | { kind: 'edit'; path: string; summary: string; explanation?: string; created: boolean }
+  | { kind: 'command'; command: string; cwd: string }
+  /** A read-only tool wants a file that looks like a secret or is ignored/excluded. alwaysAllow: "Always allow" is
+   *  offered, and this says what it covers. */
+  | { kind: 'sensitiveRead'; path: string; reason: string; alwaysAllow?: string };
 
 /** The parts of an assistant turn other than its text (sent when a turn starts and again when it ends). */
 export interface AssistantTurnMeta {
@@ -128,6 +148,9 @@ export interface AssistantTurnMeta {
   stopped?: boolean;
   error?: ChatErrorView;
   toolCalls: ToolCallView[];
+  /** The model called tools and another request follows at once (the next turnStarted, without a user message):
+   *  this turn ended, the answer to the message has not. */
+  continued?: boolean;
 }
 
 export interface AssistantTurnView extends AssistantTurnMeta {
@@ -237,6 +260,12 @@ export const webviewToHostSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('insertCode'), code: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxCodeChars)) }),
   /** A link in model output was clicked; the host checks the scheme and asks before opening. */
   z.strictObject({ type: z.literal('openLink'), href: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxHrefChars)) }),
+  /** Accept / Reject (/ Always allow, for a read-only tool) on the card of a tool call awaiting approval. */
+  z.strictObject({
+    type: z.literal('approveToolCall'),
+    callId: z.string().check(z.minLength(1), z.maxLength(256)),
+    decision: z.enum(['accept', 'reject', 'always']),
+  }),
   /** An error's action button (ChatErrorActionView other than retry, which is `regenerate`). */
   z.strictObject({ type: z.literal('errorAction'), turnId: id, action: z.enum(['startServer', 'setApiKey', 'restartServerWithFlags', 'newChat', 'openSettings']) }),
   z.strictObject({

@@ -77,6 +77,8 @@ function handle(msg: HostToWebview): void {
       break;
     case 'turnFinished':
       messages.finishTurn(msg.assistantId, msg.meta);
+      // A round that called tools: the answer goes on in the next turn.
+      if (msg.meta.continued) break;
       setBusy(false);
       announce(msg.meta.error ? 'The answer failed.' : msg.meta.stopped ? 'Stopped.' : 'Kimi finished answering.');
       break;

@@ -68,13 +68,28 @@ export function errorView(e: ChatErrorInit): ChatErrorView {
   };
 }
 
-export function toolCallView(c: ToolCallRecord): ToolCallView {
+/** Arguments longer than this are cut in a card (a propose_edit's whole file; the diff editor shows it all). */
+export const MAX_CARD_ARGUMENTS_CHARS = 20_000;
+/** Results longer than this are cut in a card. */
+export const MAX_CARD_RESULT_CHARS = 2_000;
+
+export function clipForCard(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** A stored call as its card (history). */
+export function toolCallView(c: ToolCallRecord, index?: number): ToolCallView {
+  const status = c.status ?? (c.result === undefined ? 'pending' : c.isError ? 'error' : 'done');
   return {
     id: c.id,
     name: c.name,
-    arguments: c.arguments,
-    status: c.result === undefined ? 'pending' : c.isError ? 'error' : 'done',
-    ...(c.result !== undefined ? { resultPreview: c.result.length > 2000 ? `${c.result.slice(0, 2000)}…` : c.result } : {}),
+    arguments: clipForCard(c.arguments, MAX_CARD_ARGUMENTS_CHARS),
+    ...(c.arguments.length > MAX_CARD_ARGUMENTS_CHARS ? { argumentsChars: c.arguments.length } : {}),
+    status,
+    ...(c.result !== undefined ? { resultPreview: clipForCard(c.result, MAX_CARD_RESULT_CHARS) } : {}),
+    ...(c.isError ? { isError: true } : {}),
+    ...(c.durationMs !== undefined ? { durationMs: c.durationMs } : {}),
+    ...(index !== undefined ? { index } : {}),
   };
 }
 
@@ -97,7 +112,7 @@ export function assistantMeta(t: AssistantTurn): AssistantTurnMeta {
     ...(t.finishReason !== undefined ? { finishReason: t.finishReason } : {}),
     ...(t.stopped ? { stopped: true } : {}),
     ...(t.error ? { error: errorView(t.error) } : {}),
-    toolCalls: t.toolCalls.map(toolCallView),
+    toolCalls: t.toolCalls.map((c, i) => toolCallView(c, i)),
   };
 }
 

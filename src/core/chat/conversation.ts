@@ -49,6 +49,10 @@ export interface ToolCallRecord {
   /** The tool's output once executed (by the tool-calling loop). Calls without a result are not replayed. */
   result?: string;
   isError?: boolean;
+  /** How the call ended, as its card shows it (the tool loop's final status); absent in older conversations. */
+  status?: 'done' | 'error' | 'rejected' | 'cancelled' | 'skipped';
+  /** How long it ran (approval wait excluded), in ms. */
+  durationMs?: number;
 }
 
 export interface AssistantTurn {

@@ -31,6 +31,7 @@ export const settingsShape = {
   'chat.thinkingTemperature': described(z._default(num(0, 2), 1), 'Sampling temperature in thinking mode (recommended 1.0).'),
   'chat.instantTemperature': described(z._default(num(0, 2), 0.6), 'Sampling temperature in instant mode (recommended 0.6).'),
   'chat.topP': described(z._default(num(0, 1), 0.95), 'top_p for both modes (recommended 0.95).'),
+  'tools.enabled': described(z._default(z.boolean(), true), 'Let Kimi use tools in the chat: read, list and search the workspace files, see problems, symbols, open editors and the selection, propose edits and run commands (those two wait for your Accept). Never in an untrusted workspace (Restricted Mode).'),
   'tools.maxRounds': described(z._default(int(1, 50), 8), 'How many tool-calling rounds one message may take.'),
   'tools.enableDemoTools': described(z._default(z.boolean(), false), "Offer the tutorial's demo tools (add, mul, compare, count_letter_in_string)."),
   'explain.mode': described(z._default(z.enum(['instant', 'thinking']), 'instant'), 'Mode used by "Explain Selection".'),

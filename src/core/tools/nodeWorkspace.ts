@@ -14,6 +14,7 @@ import { runRipgrep } from './ripgrep';
 import {
   notAvailable,
   ToolError,
+  type ApprovalCall,
   type ApprovalDecision,
   type ApprovalRequest,
   type CommandResult,
@@ -36,7 +37,7 @@ export interface NodeWorkspaceOptions {
   /** --yes: accept every approval request. */
   yes?: boolean;
   /** Decide approvals instead of the yes/no policy (tests, an interactive prompt). */
-  approve?: (req: ApprovalRequest, signal: AbortSignal) => Promise<ApprovalDecision>;
+  approve?: (req: ApprovalRequest, signal: AbortSignal, call?: ApprovalCall) => Promise<ApprovalDecision>;
   /** Globs whose files need approval to read and are never searched. */
   excludes?: readonly string[];
   /** The ripgrep executable. Default 'rg' on PATH. */
@@ -347,8 +348,8 @@ export class NodeWorkspace implements WorkspacePort {
     });
   }
 
-  async requestApproval(req: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision> {
-    if (this.opts.approve) return this.opts.approve(req, signal);
+  async requestApproval(req: ApprovalRequest, signal: AbortSignal, call?: ApprovalCall): Promise<ApprovalDecision> {
+    if (this.opts.approve) return this.opts.approve(req, signal, call);
     if (this.opts.yes) return 'accept';
     switch (req.kind) {
       case 'sensitiveRead':

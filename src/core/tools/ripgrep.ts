@@ -3,6 +3,8 @@
 // files, never follows symlinks, and is stopped as soon as maxResults + 1 matches have arrived (the + 1 tells
 // whether the result was capped). A missing rg is a clear error, never a silent fallback.
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { ToolError, type TextMatch } from './types';
 
@@ -49,62 +51,160 @@ export function ripgrepArgs(q: Omit<RipgrepQuery, 'signal' | 'rgPath'>): string[
   return args;
 }
 
+/** rg matches `--glob` patterns against the paths it prints, so a glob with a folder in it ("src/**") only works when
+ *  rg runs inside the root and searches "." — one rg per root, in order, sharing the result budget. */
 export async function runRipgrep(q: RipgrepQuery): Promise<{ matches: TextMatch[]; truncated: boolean }> {
-  const rg = q.rgPath ?? 'rg';
-  const child = spawn(rg, ripgrepArgs(q), { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   const matches: TextMatch[] = [];
-  let truncated = false;
+  for (const root of q.roots) {
+    const left = q.maxResults - matches.length;
+    const r = await runRipgrepIn(root, { ...q, maxResults: left });
+    matches.push(...r.matches);
+    if (r.truncated) return { matches, truncated: true };
+  }
+  return { matches, truncated: false };
+}
+
+interface RgRun {
+  child: ReturnType<typeof spawn>;
+  lines: AsyncIterable<string>;
+  /** Resolves with the exit code once rg has exited; throws the ToolError for a spawn failure or a fatal rg error. */
+  finish(found: number, truncated: boolean, what: string): Promise<void>;
+}
+
+function startRg(rg: string, args: string[], cwd: string, signal: AbortSignal): RgRun {
+  const child = spawn(rg, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
   let stderr = '';
   let spawnError: NodeJS.ErrnoException | undefined;
   const onAbort = () => child.kill('SIGKILL');
-  q.signal.addEventListener('abort', onAbort, { once: true });
+  signal.addEventListener('abort', onAbort, { once: true });
   child.on('error', (e: NodeJS.ErrnoException) => {
     spawnError = e;
   });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => {
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
     if (stderr.length < 8192) stderr += d;
   });
-  const closed = new Promise<{ code: number | null }>((resolve) => child.on('close', (code) => resolve({ code })));
-  const lines = readline.createInterface({ input: child.stdout, crlfDelay: Infinity });
-  try {
-    for await (const line of lines) {
-      if (truncated) continue;
-      if (!line.startsWith('{"type":"match"')) continue;
-      let m: { data?: { path?: { text?: string }; line_number?: number; lines?: { text?: string } } };
-      try {
-        m = JSON.parse(line) as typeof m;
-      } catch {
-        continue;
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const lines = readline.createInterface({ input: child.stdout!, crlfDelay: Infinity });
+  return {
+    child,
+    lines,
+    async finish(found, truncated, what) {
+      const code = await closed;
+      signal.removeEventListener('abort', onAbort);
+      if (spawnError) {
+        if (spawnError.code === 'ENOENT') {
+          throw new ToolError(`${what} needs ripgrep (\`${rg}\`), which is not installed or not on PATH; install it (apt-get install ripgrep, brew install ripgrep, winget install BurntSushi.ripgrep.MSVC) and try again`);
+        }
+        throw new ToolError(`${what} could not start ripgrep (${spawnError.code ?? spawnError.message})`);
       }
-      const p = m.data?.path?.text;
-      const lineNo = m.data?.line_number;
-      if (typeof p !== 'string' || typeof lineNo !== 'number') continue; // non-UTF-8 file names are left out
-      if (matches.length >= q.maxResults) {
-        truncated = true;
-        child.kill('SIGTERM');
-        continue;
+      if (signal.aborted) throw Object.assign(new Error('search stopped'), { name: 'AbortError' });
+      // 0: matches, 1: none, 2: an error (with --no-messages only fatal ones are printed, e.g. a bad regex).
+      if (code === 2 && !truncated && found === 0 && stderr.trim() !== '') {
+        const msg = stderr.trim().split('\n').slice(0, 6).join('\n');
+        if (/regex parse error|error parsing regex/i.test(msg)) {
+          throw new ToolError(`the query is not a valid regular expression: ${msg}; expected a Rust/ripgrep regex, or isRegex false for plain text`);
+        }
+        throw new ToolError(`ripgrep failed: ${msg}`);
       }
-      matches.push({ path: p, line: lineNo, text: (m.data?.lines?.text ?? '').replace(/\r?\n$/, '') });
+    },
+  };
+}
+
+/** A path rg printed (relative to the root it ran in, maybe with a leading "./") as an absolute path. */
+function absoluteIn(root: string, printed: string): string {
+  return path.isAbsolute(printed) ? printed : path.join(root, printed.replace(/^\.[\\/]/, ''));
+}
+
+async function runRipgrepIn(root: string, q: RipgrepQuery): Promise<{ matches: TextMatch[]; truncated: boolean }> {
+  const rg = q.rgPath ?? 'rg';
+  const run = startRg(rg, ripgrepArgs({ ...q, roots: ['.'] }), root, q.signal);
+  const matches: TextMatch[] = [];
+  let truncated = false;
+  for await (const line of run.lines) {
+    if (truncated) continue;
+    if (!line.startsWith('{"type":"match"')) continue;
+    let m: { data?: { path?: { text?: string }; line_number?: number; lines?: { text?: string } } };
+    try {
+      m = JSON.parse(line) as typeof m;
+    } catch {
+      continue;
     }
-  } finally {
-    q.signal.removeEventListener('abort', onAbort);
-  }
-  const { code } = await closed;
-  if (spawnError) {
-    if (spawnError.code === 'ENOENT') {
-      throw new ToolError(`search_text needs ripgrep (\`${rg}\`), which is not installed or not on PATH; install it (apt-get install ripgrep, brew install ripgrep, winget install BurntSushi.ripgrep.MSVC) and try again`);
+    const p = m.data?.path?.text;
+    const lineNo = m.data?.line_number;
+    if (typeof p !== 'string' || typeof lineNo !== 'number') continue; // non-UTF-8 file names are left out
+    if (matches.length >= q.maxResults) {
+      truncated = true;
+      run.child.kill('SIGTERM');
+      continue;
     }
-    throw new ToolError(`search_text could not start ripgrep (${spawnError.code ?? spawnError.message})`);
+    matches.push({ path: absoluteIn(root, p), line: lineNo, text: (m.data?.lines?.text ?? '').replace(/\r?\n$/, '') });
   }
-  if (q.signal.aborted) throw Object.assign(new Error('search stopped'), { name: 'AbortError' });
-  // 0: matches, 1: none, 2: an error (with --no-messages only fatal ones are printed, e.g. a bad regex).
-  if (code === 2 && !truncated && matches.length === 0 && stderr.trim() !== '') {
-    const msg = stderr.trim().split('\n').slice(0, 6).join('\n');
-    if (/regex parse error|error parsing regex/i.test(msg)) {
-      throw new ToolError(`the query is not a valid regular expression: ${msg}; expected a Rust/ripgrep regex, or isRegex false for plain text`);
-    }
-    throw new ToolError(`ripgrep failed: ${msg}`);
-  }
+  await run.finish(matches.length, truncated, 'search_text');
   return { matches, truncated };
+}
+
+export interface RipgrepFilesQuery {
+  rgPath?: string;
+  roots: readonly string[];
+  /** A normalised glob (confinement.ts): the files to list. */
+  glob: string;
+  /** Globs never listed (the exclude list). */
+  excludeGlobs?: readonly string[];
+  maxResults: number;
+  signal: AbortSignal;
+}
+
+/** The files matching a glob (`rg --files`): .gitignore respected (also outside a git repository), hidden files
+ *  included, .git never entered, symlinked folders not followed; in path order, one root after the other. Absolute
+ *  paths; `truncated` when more than maxResults matched. */
+export async function listFilesWithRipgrep(q: RipgrepFilesQuery): Promise<{ files: string[]; truncated: boolean }> {
+  const rg = q.rgPath ?? 'rg';
+  const args = ['--files', '--no-config', '--hidden', '--no-require-git', '--no-messages', '--sort', 'path', '--glob', q.glob];
+  for (const g of [...(q.excludeGlobs ?? []), '.git']) args.push('--glob', `!${g}`);
+  args.push('--', '.');
+  const files: string[] = [];
+  for (const root of q.roots) {
+    const run = startRg(rg, args, root, q.signal);
+    let truncated = false;
+    for await (const line of run.lines) {
+      if (truncated || line === '') continue;
+      if (files.length >= q.maxResults) {
+        truncated = true;
+        run.child.kill('SIGTERM');
+        continue;
+      }
+      files.push(absoluteIn(root, line));
+    }
+    await run.finish(files.length, truncated, 'find_files');
+    if (truncated) return { files, truncated: true };
+  }
+  return { files, truncated: false };
+}
+
+/** Where a VS Code installation keeps its ripgrep, given `vscode.env.appRoot`: `@vscode/ripgrep/bin/rg` (VS Code
+ *  desktop and older servers) or `@vscode/ripgrep-universal/bin/<platform>-<arch>/rg` (newer ones, e.g. code-server
+ *  4.139), each under node_modules and node_modules.asar.unpacked (packaged Electron builds). */
+export function bundledRipgrepCandidates(appRoot: string, platform: string = process.platform, arch: string = process.arch): string[] {
+  const exe = platform === 'win32' ? 'rg.exe' : 'rg';
+  const out: string[] = [];
+  for (const modules of ['node_modules', 'node_modules.asar.unpacked']) {
+    out.push(path.join(appRoot, modules, '@vscode', 'ripgrep', 'bin', exe));
+    out.push(path.join(appRoot, modules, '@vscode', 'ripgrep-universal', 'bin', `${platform}-${arch}`, exe));
+  }
+  return out;
+}
+
+/** The first bundled rg that exists and can be run, else undefined (the caller falls back to `rg` on PATH). */
+export function findBundledRipgrep(appRoot: string, canRun: (file: string) => boolean = isExecutableFile): string | undefined {
+  return bundledRipgrepCandidates(appRoot).find((f) => canRun(f));
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    fs.accessSync(file, process.platform === 'win32' ? fs.constants.F_OK : fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }

@@ -76,7 +76,9 @@ export type ToolLoopEvent =
   | { kind: 'toolCall'; call: ToolCallInfo }
   /** Something the user should know about the server (raw tool-call markers: no --tool-call-parser). */
   | { kind: 'hint'; code: 'noToolCallParser'; message: string; flags: readonly string[] }
-  | { kind: 'roundEnd'; round: number; finishReason: string; toolCalls: number }
+  /** `turn`: the round as the conversation stores it (its calls with their results), the same object as in
+   *  `result.turns`. `more`: another request follows (the round's calls ran and the loop goes on). */
+  | { kind: 'roundEnd'; round: number; finishReason: string; toolCalls: number; turn: AssistantTurn; more: boolean }
   /** The round limit was reached while the model still wanted tools. */
   | { kind: 'maxRounds'; maxRounds: number; message: string };
 
@@ -274,8 +276,11 @@ async function loopWithSignal(opts: ToolLoopOptions, signal: AbortSignal): Promi
         allCalls.push(info);
         finish(info, 'cancelled', `error: not run — the request ${result.stopped ? 'was stopped' : 'failed'} before the call was complete.`, undefined);
       }
-      turns.push(assistantTurnFromResult(result, { mode: opts.chat.mode, model: opts.chat.model }));
-      emit({ kind: 'roundEnd', round, finishReason, toolCalls: 0 });
+      const turn = assistantTurnFromResult(result, { mode: opts.chat.mode, model: opts.chat.model });
+      // Without results (toRequestMessages never replays them), marked as not run for the history.
+      turn.toolCalls = turn.toolCalls.map((c) => ({ ...c, status: 'cancelled' as const }));
+      turns.push(turn);
+      emit({ kind: 'roundEnd', round, finishReason, toolCalls: 0, turn, more: false });
       break;
     }
 
@@ -295,9 +300,10 @@ async function loopWithSignal(opts: ToolLoopOptions, signal: AbortSignal): Promi
 
     if (!calls.length) {
       finishReason = result.finishReason ?? 'unknown';
-      turns.push(assistantTurnFromResult(result, { mode: opts.chat.mode, model: opts.chat.model }));
-      messages.push(...toRequestMessages({ turns: [turns[turns.length - 1]!] }, { ...(opts.vllmVersion ? { vllmVersion: opts.vllmVersion } : {}) }));
-      emit({ kind: 'roundEnd', round, finishReason, toolCalls: 0 });
+      const turn = assistantTurnFromResult(result, { mode: opts.chat.mode, model: opts.chat.model });
+      turns.push(turn);
+      messages.push(...toRequestMessages({ turns: [turn] }, { ...(opts.vllmVersion ? { vllmVersion: opts.vllmVersion } : {}) }));
+      emit({ kind: 'roundEnd', round, finishReason, toolCalls: 0, turn, more: false });
       break;
     }
 
@@ -313,10 +319,14 @@ async function loopWithSignal(opts: ToolLoopOptions, signal: AbortSignal): Promi
     }
 
     const turn = assistantTurnFromResult(result, { mode: opts.chat.mode, model: opts.chat.model });
-    turn.toolCalls = calls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, result: c.result ?? '', ...(c.isError ? { isError: true } : {}) }));
+    turn.toolCalls = calls.map((c) => ({
+      id: c.id, name: c.name, arguments: c.arguments, result: c.result ?? '', ...(c.isError ? { isError: true } : {}),
+      ...(c.status === 'done' || c.status === 'error' || c.status === 'rejected' || c.status === 'cancelled' || c.status === 'skipped' ? { status: c.status } : {}),
+      ...(c.durationMs !== undefined ? { durationMs: Math.round(c.durationMs) } : {}),
+    }));
     turns.push(turn);
     messages.push(...toRequestMessages({ turns: [turn] }, { ...(opts.vllmVersion ? { vllmVersion: opts.vllmVersion } : {}) }));
-    emit({ kind: 'roundEnd', round, finishReason: result.finishReason ?? 'tool_calls', toolCalls: calls.length });
+    emit({ kind: 'roundEnd', round, finishReason: result.finishReason ?? 'tool_calls', toolCalls: calls.length, turn, more: !signal.aborted && !maxRoundsReached });
 
     if (signal.aborted) {
       stopped = true;
@@ -395,7 +405,7 @@ async function loopWithSignal(opts: ToolLoopOptions, signal: AbortSignal): Promi
         c.status = 'awaitingApproval';
         c.approval = req;
         snapshot(c);
-        const decision = await raceAbort(opts.port.requestApproval(req, signal), signal);
+        const decision = await raceAbort(opts.port.requestApproval(req, signal, { id: c.id, round: c.round, index: c.index, name: c.name }), signal);
         waited += now() - askedAt;
         delete c.approval;
         c.status = 'running';

@@ -111,7 +111,18 @@ export type ApprovalRequest =
     path: ConfinedPath;
     /** Why it needs approval, e.g. "looks like a secret (.env files hold credentials)". */
     reason: string;
+    /** What kind of file it is (confinement.ts's Sensitivity): a host may remember "always allow" per kind. */
+    sensitivity?: 'secret' | 'git' | 'ignored' | 'excluded';
   };
+
+/** The tool call an approval belongs to (its card in the UI). */
+export interface ApprovalCall {
+  /** `functions.propose_edit:3`, final (unique in the conversation) by the time a call runs. */
+  id: string;
+  round: number;
+  index: number;
+  name: string;
+}
 
 export type ApprovalDecision = 'accept' | 'reject';
 
@@ -147,8 +158,9 @@ export interface WorkspacePort {
   applyEdit(e: { path: ConfinedPath; original: string | undefined; proposed: string }): Promise<void>;
   /** Run an accepted command in `cwd` (a directory inside the workspace) with a timeout; output capped. */
   runCommand(c: { command: string; cwd: ConfinedPath; timeoutMs: number; maxOutputChars: number; signal: AbortSignal }): Promise<CommandResult>;
-  /** Ask the user. Must settle (or honour `signal`); the loop shows the call as awaiting approval meanwhile. */
-  requestApproval(req: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision>;
+  /** Ask the user. Must settle (or honour `signal`); the loop shows the call as awaiting approval meanwhile. `call`
+   *  (given by the tool loop) says which call asks, so a UI can put Accept / Reject on its card. */
+  requestApproval(req: ApprovalRequest, signal: AbortSignal, call?: ApprovalCall): Promise<ApprovalDecision>;
 }
 
 /** A failure whose message is meant for the model (and the call's card): it becomes the result `error: <message>`. */

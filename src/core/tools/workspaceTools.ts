@@ -25,7 +25,7 @@ async function readChecked(ctx: ToolContext, tool: string, p: ConfinedPath): Pro
   }
   const sens = confinement.sensitivity(p);
   if (sens) {
-    const ok = await ctx.approve({ kind: 'sensitiveRead', tool, path: p, reason: sens.reason });
+    const ok = await ctx.approve({ kind: 'sensitiveRead', tool, path: p, reason: sens.reason, sensitivity: sens.kind });
     if (!ok) throw new ToolError(`the user did not allow reading ${p.display} (${sens.reason}); do not try to read it another way`);
   }
   const { text } = await port.readFile(p, { maxBytes: ctx.limits.maxReadBytes, signal: ctx.signal });

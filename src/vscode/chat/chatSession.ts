@@ -36,15 +36,22 @@ import { ChatError, type ChatErrorInit } from '../../core/chat/errors';
 import { HistoryError, type HistoryStore } from '../../core/chat/historyStore';
 import type { ChatEvent } from '../../core/chat/streamNormalizer';
 import type { ChatMode, ChatSampling } from '../../core/chat/types';
+import { createToolRegistry } from '../../core/tools/registry';
+import { runToolLoop } from '../../core/tools/toolLoop';
+import { workspaceSystemPrompt } from '../../core/tools/workspaceTools';
+import type { ApprovalCall, ApprovalDecision, ApprovalRequest } from '../../core/tools/types';
 import {
   PROTOCOL_LIMITS,
   type AssistantTurnMeta,
   type ComposerStateView,
   type HostToWebview,
   type ServerView,
+  type ToolCallView,
   type WebviewToHost,
 } from '../../shared/protocol';
 import { DeltaBatcher, type BatchClock } from './deltaBatcher';
+import { ToolApprovals } from './toolApprovals';
+import { ToolTurnView, withSystemPrompt, type ToolsAvailability, type TurnTools } from './toolRun';
 
 /** What the session needs of its surroundings (VS Code in the extension, fakes in unit tests). */
 export interface ChatPlatform {
@@ -73,6 +80,9 @@ export interface ChatPlatform {
   /** Restarts the managed server with these `vllm serve` flags added; resolves once the restart is under way, or
    *  with a plain-language explanation of why the extension cannot do it (the server is not one it manages). */
   restartServerWithFlags(flags: string[]): Promise<string | undefined>;
+  /** Whether the next message may use tools (settings, Workspace Trust, folders) and with which workspace; the port's
+   *  approvals go to `approve`. Absent: no tools. */
+  tools?(approve: (req: ApprovalRequest, signal: AbortSignal, call?: ApprovalCall) => Promise<ApprovalDecision>): ToolsAvailability;
   log: { info(line: string): void; warn(line: string): void };
 }
 
@@ -94,6 +104,9 @@ interface ActiveTurn {
   assistant: AssistantTurn;
   startMeta: AssistantTurnMeta;
   done: Promise<void>;
+  /** With tools: the cards of the streaming round, and the approvals its calls wait for. */
+  calls?: ToolCallView[];
+  approvals?: ToolApprovals;
 }
 
 interface Target {
@@ -134,6 +147,7 @@ export class ChatSession {
   private queue: Promise<unknown> = Promise.resolve();
   private lastBlocked = '';
   private saveFailed = false;
+  private toolsNoticeShown = false;
   private disposed = false;
   private readonly batcher: DeltaBatcher;
   private readonly now: () => number;
@@ -228,6 +242,10 @@ export class ChatSession {
         });
       case 'errorAction':
         return this.serial(() => this.errorAction(msg.turnId, msg.action));
+      case 'approveToolCall':
+        // Not queued: an answer must reach the call that waits for it while the turn runs.
+        if (!this.turn?.approvals?.decide(msg.callId, msg.decision)) this.p.log.info(`Chat: no tool call ${msg.callId} is waiting for approval (already decided or stopped).`);
+        return Promise.resolve();
       default:
         // Server messages (checkServer, applyServerFix, runCommand) belong to the view provider.
         return Promise.resolve();
@@ -309,7 +327,9 @@ export class ChatSession {
     const i = turns.findIndex((t) => t.id === turnId);
     if (i < 0 || turns[i]!.role !== 'assistant') return this.composerError('That answer is no longer in this conversation.');
     if (i !== turns.length - 1) return this.composerError('Only the last answer can be regenerated.');
-    if (turns[i - 1]?.role !== 'user') return this.composerError('That answer has no question before it to send again.');
+    // The request before it ends with the user's message, or with the results of an earlier round's tool calls.
+    const prev = turns[i - 1];
+    if (!prev || (prev.role === 'assistant' && !prev.toolCalls.some((c) => c.result !== undefined))) return this.composerError('That answer has no question before it to send again.');
     const target = await this.prepare(() => turns.slice(0, i));
     if (!target) return;
     turns.splice(i);
@@ -391,15 +411,81 @@ export class ChatSession {
     this.post({ type: 'turnStarted', ...(user ? { user: userTurnView(user) } : {}), assistantId: assistant.id, meta: startMeta });
     this.postComposer();
     void this.save(conv).then(() => this.postHistory());
-    turn.done = this.stream(turn, {
+    const req = {
       baseUrl: target.baseUrl,
       model: target.model,
       messages,
       mode,
       sampling: this.p.chatSettings().sampling,
       ...(target.apiKey ? { apiKey: target.apiKey } : {}),
-    }, target.reasoningParser);
+    };
+    const tools = this.toolsFor(turn);
+    turn.done = tools ? this.streamWithTools(turn, req, target.reasoningParser, tools) : this.stream(turn, req, target.reasoningParser);
     this.lastTurnDone = turn.done;
+  }
+
+  /** The tools of this turn, or undefined to answer without (then, once per session, why — e.g. Restricted Mode). */
+  private toolsFor(turn: ActiveTurn): TurnTools | undefined {
+    let avail: ToolsAvailability | undefined;
+    try {
+      avail = this.p.tools?.((req, signal, call) => turn.approvals ? turn.approvals.request(req, signal, call) : Promise.resolve('reject'));
+    } catch (e) {
+      this.p.log.warn(`Chat: the workspace tools are unavailable: ${messageOf(e)}`);
+      avail = { enabled: false, reason: `Kimi answers without workspace tools this time: ${messageOf(e)}` };
+    }
+    if (!avail?.enabled) {
+      if (avail?.reason && !this.toolsNoticeShown) {
+        this.toolsNoticeShown = true;
+        this.notice('info', avail.reason);
+      }
+      return undefined;
+    }
+    const registry = createToolRegistry({ workspace: !!avail.port, demo: avail.demo });
+    if (!registry.names.length) return undefined;
+    turn.approvals = new ToolApprovals({ ...(avail.presenter ? { presenter: avail.presenter } : {}), ...(avail.memory ? { memory: avail.memory } : {}) });
+    return {
+      registry,
+      ...(avail.port ? { port: avail.port, systemPrompt: workspaceSystemPrompt(avail.port, { canEdit: true }) } : {}),
+      maxRounds: avail.maxRounds,
+      approvals: turn.approvals,
+    };
+  }
+
+  /** One message through the tool loop: each round is its own assistant turn (docs/tools.md, "In the chat"). */
+  private async streamWithTools(turn: ActiveTurn, req: Parameters<typeof streamChat>[0], reasoningParser: boolean | undefined, tools: TurnTools): Promise<void> {
+    const { conv } = turn;
+    let saving: Promise<void> | undefined;
+    const timer = setInterval(() => {
+      saving ??= this.save(conv).finally(() => (saving = undefined));
+    }, this.saveIntervalMs);
+    const view = new ToolTurnView(turn, { post: (m) => this.post(m), text: (c, t) => this.batcher.text(c, t), notice: (l, t) => this.notice(l, t), now: this.now }, tools.approvals);
+    const { messages, ...chat } = req;
+    try {
+      await runToolLoop({
+        chat,
+        messages: withSystemPrompt(messages, tools.systemPrompt),
+        registry: tools.registry,
+        ...(tools.port ? { port: tools.port } : {}),
+        maxRounds: tools.maxRounds,
+        signal: turn.abort.signal,
+        onEvent: view.onEvent,
+        stream: { ...(reasoningParser !== undefined ? { reasoningParser } : {}), ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) },
+      });
+    } catch (e) {
+      // The loop reports request failures in its result; this is a bug, still shown in the turn with the text kept.
+      this.p.log.warn(`The tool loop failed unexpectedly: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      view.failed({ kind: 'protocol', retryable: true, message: `The request failed: ${messageOf(e)}` });
+    } finally {
+      clearInterval(timer);
+      view.dispose();
+    }
+    this.turn = undefined;
+    this.postComposer();
+    const last = conv.turns[conv.turns.length - 1];
+    if (last?.role === 'assistant' && last.error && RECHECK_AFTER.has(last.error.kind)) void this.p.refreshServer().catch(() => undefined);
+    if (saving) await saving;
+    await this.save(conv);
+    await this.postHistory();
   }
 
   private async stream(turn: ActiveTurn, req: Parameters<typeof streamChat>[0], reasoningParser: boolean | undefined): Promise<void> {
@@ -653,6 +739,7 @@ export class ChatSession {
       this.post({ type: 'turnStarted', assistantId: t.assistant.id, meta: t.startMeta });
       if (t.assistant.thinking) this.post(`t${t.assistant.thinking}`);
       if (t.assistant.answer) this.post(`a${t.assistant.answer}`);
+      if (t.calls?.length) this.post({ type: 'toolCalls', assistantId: t.assistant.id, calls: t.calls });
       return;
     }
     this.post({ type: 'conversation', conversation: conversationView(this.conv, uptoTurn) });

@@ -14,7 +14,10 @@ import { activeOf, settingsSettled } from '../server/profiles';
 import { startWithProgress } from '../server/startFlow';
 import { stopWithProgress } from '../server/stopFlow';
 import type { Services } from '../services';
+import { toolsHostFor } from '../tools/toolsHost';
+import { VscodeWorkspace, type Approver } from '../tools/vscodeWorkspace';
 import type { ChatPlatform } from './chatSession';
+import type { ToolsAvailability } from './toolRun';
 
 /** Where conversations are kept: the extension's global storage (survives window reloads, per machine). */
 export function chatHistoryDir(context: vscode.ExtensionContext): string {
@@ -111,6 +114,23 @@ export class VscodeChatPlatform implements ChatPlatform {
 
   runCommand(command: 'kimi.startServer' | 'kimi.setApiKey' | 'kimi.openSettings'): void {
     void Promise.resolve(vscode.commands.executeCommand(command)).catch((e: unknown) => this.log.warn(`${command} failed: ${String(e)}`));
+  }
+
+  tools(approve: Approver): ToolsAvailability {
+    const st = this.s.config.settings;
+    if (!st['tools.enabled']) return { enabled: false };
+    if (!vscode.workspace.isTrusted) {
+      return {
+        enabled: false,
+        reason: 'Kimi answers without tools here: this workspace is in Restricted Mode (not trusted), so Kimi may not read, search ' +
+          'or change its files or run commands in it. Trust the workspace (Workspaces: Manage Workspace Trust) to let Kimi use them.',
+      };
+    }
+    const host = toolsHostFor(this.s);
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+    const port = folders.length ? new VscodeWorkspace({ folders, approve, output: () => host.output }) : undefined;
+    if (!port && !st['tools.enableDemoTools']) return { enabled: false };
+    return { enabled: true, ...(port ? { port } : {}), demo: st['tools.enableDemoTools'], maxRounds: st['tools.maxRounds'], presenter: host, memory: host.memory };
   }
 
   async restartServerWithFlags(flags: string[]): Promise<string | undefined> {

@@ -5,6 +5,7 @@ import { button, el } from './dom';
 import { formatDuration, formatInt } from './format';
 import { createStreamingMarkdown, renderMarkdown, type StreamingMarkdown } from '../markdown';
 import { ThinkingBlock } from './thinking';
+import { ToolCardList } from './toolCards';
 
 const ERROR_ACTION_LABEL: Record<ChatErrorActionView, string> = {
   retry: 'Retry',
@@ -15,22 +16,12 @@ const ERROR_ACTION_LABEL: Record<ChatErrorActionView, string> = {
   openSettings: 'Settings',
 };
 
-const TOOL_STATUS_TEXT: Record<ToolCallView['status'], string> = {
-  streaming: 'writing…',
-  pending: 'pending',
-  awaitingApproval: 'waiting for approval',
-  running: 'running…',
-  done: 'done',
-  error: 'failed',
-  rejected: 'rejected',
-};
-
 export class AssistantTurn {
   readonly element: HTMLElement;
   private readonly thinking: ThinkingBlock;
   private readonly answerEl: HTMLDivElement;
   private readonly statusEl: HTMLParagraphElement;
-  private readonly toolsEl: HTMLUListElement;
+  private readonly tools: ToolCardList;
   private readonly errorEl: HTMLDivElement;
   private readonly footer: HTMLDivElement;
   private readonly regenerate: HTMLButtonElement;
@@ -46,8 +37,7 @@ export class AssistantTurn {
     thinking: ThinkingBlock,
   ) {
     this.thinking = thinking;
-    this.toolsEl = el('ul', { className: 'tool-calls', attrs: { 'aria-label': 'Tool calls' } });
-    this.toolsEl.hidden = true;
+    this.tools = new ToolCardList(post);
     this.answerEl = el('div', { className: 'answer' });
     this.statusEl = el('p', { className: 'turn-status', text: 'Waiting for the model…' });
     this.statusEl.hidden = true;
@@ -63,10 +53,10 @@ export class AssistantTurn {
       'article',
       { className: 'turn turn-assistant', attrs: { 'aria-label': 'Kimi' } },
       el('div', { className: 'turn-role', text: 'Kimi' }),
-      this.toolsEl,
       thinking.element,
       this.statusEl,
       this.answerEl,
+      this.tools.element,
       this.errorEl,
       this.footer,
     );
@@ -154,20 +144,8 @@ export class AssistantTurn {
   }
 
   setToolCalls(calls: ToolCallView[]): void {
-    this.toolsEl.hidden = calls.length === 0;
-    this.toolsEl.replaceChildren(
-      ...calls.map((c) => {
-        const li = el(
-          'li',
-          { className: `tool-call tool-${c.status}`, attrs: { 'data-status': c.status } },
-          el('span', { className: 'tool-name', text: c.name }),
-          el('span', { className: 'tool-status', text: TOOL_STATUS_TEXT[c.status] }),
-        );
-        if (c.durationMs !== undefined && c.status !== 'running') li.append(el('span', { className: 'tool-duration', text: formatDuration(c.durationMs) }));
-        li.title = c.arguments.length > 300 ? `${c.arguments.slice(0, 300)}…` : c.arguments;
-        return li;
-      }),
-    );
+    if (calls.length) this.statusEl.hidden = true;
+    this.tools.set(calls);
   }
 
   /** Shows Regenerate when this is the last assistant turn (CSS hides it while a turn streams). */

@@ -22,8 +22,27 @@ describe('chat views', () => {
     assert.deepEqual(assistantMeta(t), {
       mode: 'instant', model: 'k', startedAt: 5, finishReason: 'length', stopped: true,
       metrics: { promptTokens: 12, completionTokens: 30, ttftMs: 200, tokensPerSecond: 55.5, thinkingMs: 0, durationMs: 900 },
-      toolCalls: [{ id: 'functions.f:0', name: 'f', arguments: '{}', status: 'pending' }],
+      toolCalls: [{ id: 'functions.f:0', name: 'f', arguments: '{}', status: 'pending', index: 0 }],
     });
+  });
+
+  it('stored tool calls as cards: their final status and duration, long arguments and results cut with the full length', () => {
+    const long = JSON.stringify({ path: 'a.ts', newText: 'x'.repeat(30_000) });
+    const t: AssistantTurn = {
+      role: 'assistant', id: 'a2', createdAt: 5, mode: 'thinking', thinking: '', answer: '', toolCalls: [
+        { id: 'functions.propose_edit:0', name: 'propose_edit', arguments: long, result: 'The user rejected the edit to a.ts; the file is unchanged.', status: 'rejected', durationMs: 4 },
+        { id: 'functions.read_file:1', name: 'read_file', arguments: '{"path":"b.ts"}', result: `b.ts (lines 1-900 of 900)\n${'y'.repeat(5000)}` },
+        { id: 'functions.read_file:2', name: 'read_file', arguments: '{}', result: 'error: not run — the limit of 8 tool rounds for this message was reached.', isError: true, status: 'skipped' },
+      ],
+    };
+    const [edit, read, skipped] = assistantMeta(t).toolCalls;
+    assert.equal(edit!.status, 'rejected');
+    assert.equal(edit!.durationMs, 4);
+    assert.equal(edit!.argumentsChars, long.length);
+    assert.equal(edit!.arguments.length, 20_001);
+    assert.equal(read!.status, 'done');
+    assert.equal(read!.resultPreview!.length, 2001);
+    assert.deepEqual([skipped!.status, skipped!.isError, skipped!.index], ['skipped', true, 2]);
   });
 
   it('a conversation view keeps every turn in order (or stops before a given turn)', () => {
