@@ -25,6 +25,10 @@ if (forbidden.length) {
   console.error(`The VSIX contains files it must not ship:\n  ${forbidden.join('\n  ')}`);
   process.exit(1);
 }
+if (!files.includes('extension/dist/THIRD_PARTY_NOTICES.md')) {
+  console.error('The VSIX lacks dist/THIRD_PARTY_NOTICES.md (the licenses of the bundled packages).');
+  process.exit(1);
+}
 const bytes = fs.statSync(out).size;
 console.log(`${path.basename(out)}: ${bytes} bytes (${(bytes / 1024).toFixed(1)} KiB), ${files.length} files`);
 for (const f of files) console.log(`  ${f}`);
