@@ -266,7 +266,8 @@ describe('chat panel (host side) in a real VS Code', function () {
     from = inbox.mark();
     await send({ type: 'send', text: 'What does mean() do with an empty list?' });
     await inbox.finished(from);
-    const content = chatBodies(h)[0].messages[0].content as string;
+    // (After the system prompt of the workspace tools, which are on in a trusted workspace.)
+    const content = (chatBodies(h)[0].messages as Json[]).find((m) => m.role === 'user').content as string;
     assert.equal(content, `Selection from \`src/math.ts\` (lines 8-10):\n\`\`\`typescript\n${expectedText}\`\`\`\n\nWhat does mean() do with an empty list?`);
     // With an empty selection the user is told what to do.
     editor.selection = new vscode.Selection(0, 0, 0, 0);
