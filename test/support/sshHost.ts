@@ -26,6 +26,18 @@ export interface SshHostOptions {
   env?: Record<string, string>;
   /** Directories put first on the host's PATH (e.g. test/emulator/bin). node's own directory is always added. */
   binDirs?: string[];
+  /** Put the host on this shared network (createSshLan) instead of a private /30: hosts on one LAN reach each
+   *  other (a GPU cluster's fabric), and this machine reaches them all. netns mode only. */
+  lan?: SshLan;
+}
+
+/** A switch for several SSH hosts: a bridge in its own network namespace, with this machine on it as 10.214.K.1/24
+ *  and each host as 10.214.K.(N+1). Nothing is routed or forwarded in this machine's own namespace. */
+export interface SshLan {
+  readonly namespace: string;
+  /** `10.214.K`: the first three octets. */
+  readonly prefix: string;
+  stop(): void;
 }
 
 export interface SshHost {
@@ -293,14 +305,16 @@ class HostImpl implements SshHost {
     try {
       if (netnsUsable()) {
         try {
-          await this.createNamespace();
+          await this.createNamespace(o.lan);
         } catch (e) {
+          if (o.lan) throw e;
           // e.g. a container without CAP_NET_ADMIN: fall back rather than fail every SSH test.
           console.warn(`sshHost: no network namespace (${(e as Error).message.split('\n')[0]}); using sshd on 127.0.0.1`);
           this.dropNamespace();
           await this.useLoopback();
         }
       } else {
+        if (o.lan) throw new Error('an SSH host on a LAN needs network namespaces (root)');
         await this.useLoopback();
       }
       await this.writeKeysAndConfig(o);
@@ -313,7 +327,7 @@ class HostImpl implements SshHost {
 
   /** Takes the first free N: the namespace name carries our pid (others' runs cannot clash with it), the veth name
    *  does not — `ip link add` refuses a name in use, and then we try the next N. */
-  private async createNamespace(): Promise<void> {
+  private async createNamespace(lan?: SshLan): Promise<void> {
     const first = 1 + (process.pid % 200);
     for (let i = 0; i < 250; i++) {
       const n = ((first + i - 1) % 250) + 1;
@@ -337,14 +351,22 @@ class HostImpl implements SshHost {
       }
       this.veth = veth;
       this.mode = 'netns';
-      this.address = `10.213.${n}.2`;
+      this.address = lan ? `${lan.prefix}.${n + 1}` : `10.213.${n}.2`;
       this.port = SSHD_PORT;
       this.alias = `gpu-test-${n}`;
       this.user = 'root';
       this.dir = path.join(os.tmpdir(), `${PREFIX}-${process.pid}-${n}`);
-      await run('ip', ['addr', 'add', `10.213.${n}.1/30`, 'dev', veth]);
-      await run('ip', ['link', 'set', veth, 'up']);
-      await run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `10.213.${n}.2/30`, 'dev', `kvs${n}n`]);
+      if (lan) {
+        // This machine's end goes into the switch, on its bridge; this machine reaches the LAN through the switch.
+        await run('ip', ['link', 'set', veth, 'netns', lan.namespace]);
+        await run('ip', ['netns', 'exec', lan.namespace, 'ip', 'link', 'set', veth, 'master', 'kvlanbr']);
+        await run('ip', ['netns', 'exec', lan.namespace, 'ip', 'link', 'set', veth, 'up']);
+        await run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${this.address}/24`, 'dev', `kvs${n}n`]);
+      } else {
+        await run('ip', ['addr', 'add', `10.213.${n}.1/30`, 'dev', veth]);
+        await run('ip', ['link', 'set', veth, 'up']);
+        await run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `10.213.${n}.2/30`, 'dev', `kvs${n}n`]);
+      }
       await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', `kvs${n}n`, 'up']);
       await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
       return;
@@ -561,6 +583,57 @@ export async function isolatedClientNetwork(): Promise<IsolatedClient> {
 }
 
 const liveClients = new Set<() => void>();
+
+let lanSeq = 0;
+
+/** A LAN for SSH hosts (see SshLan). Needs root and network namespaces. */
+export async function createSshLan(): Promise<SshLan> {
+  if (!namespacesAvailable()) throw new Error('an SSH LAN needs network namespaces (root)');
+  if (!staleCleaned) {
+    staleCleaned = true;
+    cleanupStaleSshHosts();
+  }
+  installExitHook();
+  const first = 1 + ((process.pid + lanSeq++) % 200);
+  for (let i = 0; i < 250; i++) {
+    const k = ((first + i - 1) % 250) + 1;
+    const ns = `${PREFIX}-${process.pid}-lan${k}`;
+    const veth = `kvl${k}h`;
+    try {
+      await run('ip', ['netns', 'add', ns]);
+    } catch (e) {
+      if (/exists/i.test((e as Error).message)) continue;
+      throw e;
+    }
+    const stop = () => {
+      runSyncQuiet('ip', ['netns', 'del', ns]);
+      runSyncQuiet('ip', ['link', 'del', veth]);
+      liveClients.delete(stop);
+    };
+    try {
+      await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', `kvl${k}s`, 'netns', ns]);
+    } catch (e) {
+      runSyncQuiet('ip', ['netns', 'del', ns]);
+      if (/exists/i.test((e as Error).message)) continue;
+      throw e;
+    }
+    liveClients.add(stop);
+    try {
+      const inNs = (...args: string[]) => run('ip', ['netns', 'exec', ns, 'ip', ...args]);
+      await inNs('link', 'add', 'kvlanbr', 'type', 'bridge');
+      await inNs('link', 'set', 'kvlanbr', 'up');
+      await inNs('link', 'set', `kvl${k}s`, 'master', 'kvlanbr');
+      await inNs('link', 'set', `kvl${k}s`, 'up');
+      await run('ip', ['addr', 'add', `10.214.${k}.1/24`, 'dev', veth]);
+      await run('ip', ['link', 'set', veth, 'up']);
+    } catch (e) {
+      stop();
+      throw e;
+    }
+    return { namespace: ns, prefix: `10.214.${k}`, stop };
+  }
+  throw new Error('no free 10.214.K.0/24 for an SSH LAN');
+}
 
 export async function startSshHost(o: SshHostOptions): Promise<SshHost> {
   const host = new HostImpl(o.name);

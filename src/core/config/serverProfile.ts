@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { clusterSchema, duplicateHosts } from '../cluster/clusterSchema';
 import { described } from './zodMini';
 
 // A server profile: where `vllm serve` runs and with which options. Defaults reproduce the official
@@ -54,8 +55,16 @@ export const serverProfileSchema = described(
     trustRemoteCode: described(z._default(z.boolean(), true), '`--trust-remote-code` (Kimi-K2.5 ships custom model code).'),
     extraArgs: described(z._default(z.array(str(4096)).check(z.maxLength(200)), []), 'More `vllm serve` arguments, one per item.'),
     env: described(z._default(z.record(envVarName, str(32768)), {}), 'Environment variables for `vllm serve` (e.g. VLLM_USE_MODELSCOPE).'),
-  }),
-  'A place where `vllm serve` runs.',
+    cluster: z.optional(clusterSchema),
+  }).check(
+    z.superRefine((p, ctx) => {
+      if (!p.cluster) return;
+      for (const d of duplicateHosts(p.host, p.cluster.workers)) {
+        ctx.addIssue({ code: 'custom', path: ['cluster', 'workers', d.index], message: `${JSON.stringify(d.host)} is already a node of this cluster (the head or another worker)` });
+      }
+    }),
+  ),
+  'A place where `vllm serve` runs: one host, or a head host with workers (`cluster`).',
 );
 
 export type ServerProfile = z.output<typeof serverProfileSchema>;

@@ -29,7 +29,13 @@ export type DiagnosisCode =
   | 'maxModelLenTooLong'
   | 'workerDied'
   | 'workerFailed'
-  | 'engineInitFailed';
+  | 'engineInitFailed'
+  // Several hosts (src/core/cluster): a node failed or went away, cannot reach the head, runs another version, or
+  // the layout cannot hold the model on these GPUs.
+  | 'nodeFailed'
+  | 'nodeUnreachable'
+  | 'versionMismatch'
+  | 'layoutDoesNotFit';
 
 /** Server-profile fields a fix may change (names as in the `kimi.servers` setting). */
 export type FixSettingKey =
@@ -57,6 +63,8 @@ export interface Diagnosis {
   fix?: Fix;
   /** The (cleaned, length-capped) line the diagnosis was made from. */
   line: string;
+  /** In a cluster: the node it is about ('local' or its SSH destination). */
+  node?: string;
 }
 
 /** What a caller knows besides the line itself (VllmLogParser fills it from earlier lines). */
@@ -278,6 +286,16 @@ const RULES: Rule[] = [
           fix: { label: 'Lower tensor-parallel-size to the number of GPUs, or run on a host with more GPUs' },
         };
       }
+      const pg = /Cannot provide a placement group requiring (\d+) GPUs/.exec(text);
+      if (pg) {
+        return {
+          title: 'The Ray cluster has fewer GPUs than the model is split across',
+          explanation:
+            `vLLM waited for a Ray placement group of ${pg[1]} GPUs (tensor-parallel-size × pipeline-parallel-size) and gave up: the nodes that joined ` +
+            'the Ray cluster do not have that many free GPUs. Check `ray status` on the head: every node must have joined, with VLLM_HOST_IP set to its own address.',
+          fix: { label: 'Start Ray on every node of the cluster (or use a cluster profile), or lower tensor-parallel-size' },
+        };
+      }
       if (/required GPUs exceeds the total number of available GPUs in the placement group/.test(text)) {
         return {
           title: 'Fewer GPUs than tensor-parallel-size',
@@ -473,6 +491,29 @@ const RULES: Rule[] = [
       return {
         title: 'A GPU worker failed to start',
         explanation: `One of vLLM's GPU worker processes failed while starting.${seeAbove(ctx)}`,
+      };
+    },
+  },
+  {
+    code: 'nodeFailed',
+    quick: ['because its node has died', 'Every node should have a unique IP address'],
+    match(text) {
+      if (text.includes('Every node should have a unique IP address')) {
+        return {
+          code: 'invalidArgument',
+          title: 'Two nodes of the Ray cluster have the same address',
+          explanation:
+            'vLLM found fewer distinct IP addresses than Ray nodes: VLLM_HOST_IP (or the address Ray detected) is the same on two nodes. ' +
+            'Each node must use its own address — set it per node (cluster.workers[].ip) or let the extension detect it.',
+          fix: { label: 'Check the node addresses of the cluster profile' },
+        };
+      }
+      return {
+        title: 'A node of the Ray cluster died',
+        explanation:
+          'A vLLM worker (a Ray actor) ran on a node that left the Ray cluster — the host went down, or its `ray start` process ended — ' +
+          'and vLLM cannot continue without it. Check that host, then start the cluster again.',
+        fix: { label: 'Restart the server' },
       };
     },
   },

@@ -49,7 +49,7 @@ const TRUNCATED_MARK = ' …[line truncated]';
 export const PHASE_ORDER: readonly Phase[] = ['resolving', 'loadingWeights', 'profiling', 'cudaGraphs', 'startingApi', 'ready', 'stopping'];
 const rank = (p: Phase | null): number => (p === null ? -1 : PHASE_ORDER.indexOf(p));
 
-const PREFIX = /^\(([\w.-]+) pid=\d+\) /;
+const PREFIX = /^\(([\w.-]+) pid=\d+(?:, ip=[\w.:%-]+)?\) /;
 const LOG_HEADER = /^(DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)? \[[^\]]*\] ?/;
 const UVICORN = /^(DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+/;
 /** The last line of a Python traceback: `ValueError: …`, `torch.OutOfMemoryError: …`, `KeyboardInterrupt`. */
@@ -227,7 +227,7 @@ export class VllmLogParser {
     } else {
       // What a terminal shows: the prefix, then the last non-empty segment.
       const head = finish(buf.head);
-      const isPrefix = /^\([\w.-]+ pid=\d+\) $/.test(head) || head.trim() === '';
+      const isPrefix = /^\([\w.-]+ pid=\d+(?:, ip=[\w.:%-]+)?\) $/.test(head) || head.trim() === '';
       const last = final.raw.length > 0 ? final : buf.last;
       text = isPrefix ? head + (last ? finish(last) : '') : last ? finish(last) : head;
     }

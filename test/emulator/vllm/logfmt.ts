@@ -15,6 +15,8 @@ export interface Proc {
   /** `APIServer`, `EngineCore_DP0`, `Worker_TP0`, … */
   name: string;
   pid: number;
+  /** Ray prints the node of an actor on another node: `(RayWorkerWrapper pid=N, ip=10.0.0.2)`. */
+  ip?: string;
 }
 
 export type Level = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
@@ -53,7 +55,7 @@ export class Output {
 
   prefix(proc: Proc | null, stream: 'stdout' | 'stderr'): string {
     if (!proc) return '';
-    const label = `(${proc.name} pid=${proc.pid})`;
+    const label = `(${proc.name} pid=${proc.pid}${proc.ip ? `, ip=${proc.ip}` : ''})`;
     return this.colored(stream) ? `${CYAN}${label}${RESET} ` : `${label} `;
   }
 

@@ -45,6 +45,8 @@ export interface MemoryInputs {
   utilization: number;
   tp: number;
   pp: number;
+  /** Expert-parallel size (default tp). */
+  ep?: number;
   kvCacheDtype: string;
   blockSize: number | null;
   /** --kv-cache-memory-bytes */
@@ -54,8 +56,16 @@ export interface MemoryInputs {
   fail: string | null;
 }
 
-export function weightsPerGpuGiB(tp: number, pp: number): number {
-  return KIMI.weightsGiBTotal / Math.max(1, tp * pp);
+/** Non-expert weights (attention, dense layer, shared experts, embeddings, vision tower): split by tensor/pipeline
+ *  parallel like everything else, but replicated on every data-parallel rank under expert parallel (the same 32 GiB
+ *  src/core/cluster/sizing.ts assumes). */
+export const NON_EXPERT_GIB = 32;
+
+/** Weights on one GPU. `ep`: the expert-parallel size (tp × dp with --enable-expert-parallel, else tp): the routed
+ *  experts are split over ep × pp GPUs, the rest over tp × pp. */
+export function weightsPerGpuGiB(tp: number, pp: number, ep: number = tp): number {
+  const split = Math.max(1, tp * pp);
+  return NON_EXPERT_GIB / split + (KIMI.weightsGiBTotal - NON_EXPERT_GIB) / Math.max(1, ep * pp);
 }
 
 export function requestedGiB(totalGiB: number, utilization: number): number {
@@ -84,7 +94,7 @@ export function planKv(m: MemoryInputs): KvPlan {
   } else if (m.kvCacheMemoryBytes !== null) {
     kvBytes = m.kvCacheMemoryBytes;
   } else {
-    const free = requestedGiB(m.totalGiB, m.utilization) - weightsPerGpuGiB(m.tp, m.pp) - ACTIVATION_PEAK_GIB - NON_TORCH_GIB;
+    const free = requestedGiB(m.totalGiB, m.utilization) - weightsPerGpuGiB(m.tp, m.pp, m.ep ?? m.tp) - ACTIVATION_PEAK_GIB - NON_TORCH_GIB;
     kvBytes = free * GiB;
   }
   const numBlocks = kvBytes > 0 ? Math.floor(kvBytes / page) : 0;

@@ -4,6 +4,8 @@
 //   torch.compile → KV cache sizing → CUDA graphs → API server routes → uvicorn startup → `Application startup complete.`
 // Failures stop the sequence where vLLM would fail, print vLLM's traceback(s) and exit 1; SIGINT/SIGTERM during
 // startup abort like Python's KeyboardInterrupt, while serving they shut down cleanly with uvicorn's lines, exit 0.
+import type { ChildProcess } from 'node:child_process';
+import type { ActorInfo } from '../ray/protocol';
 import { startEmulator, type EmulatorServerHandle } from '../server';
 import { REASONING_PARSERS, TOOL_CALL_PARSERS } from './argspec';
 import { nonDefaultArgs, type ParsedServe } from './args';
@@ -16,6 +18,8 @@ import { resolveModel, tooLongMessage, trustRemoteCodeMessage } from './model';
 import { Ema, barLine, completedLine } from './progress';
 import { pyFixed, pyFloat, pyRepr, pyRound, pyStr, pyThousands } from './pyrepr';
 import type { Settings } from './settings';
+import { DpHandshakeServer, DpWorkerLink } from './dpHandshake';
+import { driverIp, rayLogLine, RayDriver, specsRepr } from './rayDriver';
 import { newWording } from './version';
 import { ProcessGroup, type ChildProc } from './workers';
 
@@ -73,9 +77,17 @@ const ROUTES: [string, string][] = [
   ['/invocations', 'POST'],
 ];
 
-interface Worker extends ChildProc {
+interface Worker extends Proc {
+  /** `VLLM::Worker_TP0`, or `ray::RayWorkerWrapper` for a Ray actor. */
+  title: string;
+  /** Physical GPU index on its node. */
+  gpu: number | null;
   localRank: number;
   gpuInfo: GpuInfo | null;
+  /** A local worker process (mp executor). */
+  child?: ChildProcess;
+  /** A Ray actor (ray executor), on this node or another. */
+  actorId?: string;
 }
 
 export class ServeRun {
@@ -90,6 +102,11 @@ export class ServeRun {
   private engines: ChildProc[] = [];
   private workers: Worker[] = [];
   private shutdownDone: Promise<void> | undefined;
+  /** A failure detected outside the startup sequence (a Ray node or a remote DP engine died), already printed. */
+  private fatal: Exit | null = null;
+  private ray: RayDriver | undefined;
+  private dpServer: DpHandshakeServer | undefined;
+  private dpLink: DpWorkerLink | undefined;
 
   constructor(
     private readonly parsed: ParsedServe,
@@ -123,12 +140,12 @@ export class ServeRun {
 
   /** Wait `ms`, unless a signal interrupts the startup. */
   private sleep(ms: number): Promise<void> {
-    if (this.interrupted) return Promise.reject(this.interrupted);
+    if (this.interrupted ?? this.fatal) return Promise.reject(this.interrupted ?? this.fatal);
     return new Promise((resolve, reject) => {
       const wake = () => {
         clearTimeout(timer);
         this.wakers.delete(wake);
-        reject(this.interrupted);
+        reject(this.interrupted ?? this.fatal);
       };
       const timer = setTimeout(() => {
         this.wakers.delete(wake);
@@ -162,7 +179,28 @@ export class ServeRun {
     } catch {
       /* closing a half-started server */
     }
+    // The driver's connection ending is how Ray learns to kill its actors (and free their GPUs) on every node.
+    this.ray?.close();
+    this.dpServer?.close();
+    this.dpLink?.close();
     await this.group.stop();
+  }
+
+  /** Ends the startup (or the serving) with a failure that was printed already. */
+  private die(): void {
+    if (this.state === 'serving') {
+      this.emulator?.markDead();
+      this.out.log(this.api, 'ERROR', 'async_llm.py:480', 'AsyncLLM output_handler failed.\nvllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. See stack trace (above) for the root cause.');
+      setTimeout(() => void this.shutdown(0), this.settings.phaseMs * 4).unref();
+      return;
+    }
+    this.fatal ??= new Exit(1);
+    for (const w of [...this.wakers]) w();
+  }
+
+  private claim(w: Worker, usedMiB: number): void {
+    if (w.actorId) this.ray?.claim(w.actorId, usedMiB);
+    else if (w.child) this.group.claim(w as ChildProc, usedMiB);
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -200,6 +238,7 @@ export class ServeRun {
     this.shutdownDone ??= (async () => {
       this.state = 'stopping';
       if (this.cfg.headless) {
+        this.dpLink?.close();
         await this.group.stop();
         this.info(this.api, 'serve.py:290', 'Shutting down.');
         process.exit(code);
@@ -210,6 +249,8 @@ export class ServeRun {
       this.out.uvicorn(this.api, 'Waiting for application shutdown.');
       this.out.uvicorn(this.api, 'Application shutdown complete.');
       await closing;
+      this.ray?.close();
+      this.dpServer?.close();
       await this.group.stop();
       process.exit(code);
     })();
@@ -297,8 +338,14 @@ export class ServeRun {
     this.info(api, 'scheduler.py:226', `Chunked prefill is enabled with max_num_batched_tokens=${batched}.`);
     await this.phase();
 
+    // Multi-node data parallel: the other nodes' engines handshake with this one.
+    const dpLocalHere = cfg.dpLocal ?? cfg.dp;
+    const remoteRanks = cfg.dp > dpLocalHere ? Array.from({ length: cfg.dp - dpLocalHere }, (_, i) => (cfg.dpStartRank ?? 0) + dpLocalHere + i) : [];
+    if (remoteRanks.length > 0) await this.listenForRemoteEngines();
+
     // The engine core process and its workers.
     const plans = await this.startEngines(maxLen, gpus, source.path);
+    if (remoteRanks.length > 0) await this.waitForRemoteEngines(remoteRanks);
     // KV cache sizing happened in startEngines; `auto` takes the longest context that fits.
     if (auto) {
       maxLen = Math.min(KIMI.nativeMaxLen, estimateMaxModelLen(plans));
@@ -306,6 +353,45 @@ export class ServeRun {
     }
     void maxLen;
     await this.apiServerUp(plans);
+  }
+
+  /** The handshake address of the head (--data-parallel-address:--data-parallel-rpc-port). */
+  private async listenForRemoteEngines(): Promise<void> {
+    const { cfg, out, api } = this;
+    const host = cfg.dpAddress ?? '127.0.0.1';
+    const port = cfg.dpRpcPort ?? 13345;
+    try {
+      this.dpServer = await DpHandshakeServer.listen(host, port);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? 'Address already in use' : code === 'EADDRNOTAVAIL' ? 'Cannot assign requested address' : String((e as Error).message);
+      fail.apiServerTraceback(out, api, [], `zmq.error.ZMQError: ${why} (addr='tcp://${host.includes(':') ? `[${host}]` : host}:${port}')`);
+      throw new Exit(1);
+    }
+    this.dpServer.onLost((l) => {
+      // While serving, a remote engine that goes away takes the engine down; during startup vLLM just keeps waiting.
+      if (this.state !== 'serving') return;
+      this.out.log(this.engines[0] ?? this.api, 'ERROR', 'core_client.py:566', `Engine core proc EngineCore_DP${l.ranks[0]} on ${l.ip} died unexpectedly, shutting down client.`);
+      this.die();
+    });
+  }
+
+  private async waitForRemoteEngines(ranks: number[]): Promise<void> {
+    const { env, out, api } = this;
+    const timeoutS = Number(env.VLLM_ENGINE_READY_TIMEOUT_S) > 0 ? Number(env.VLLM_ENGINE_READY_TIMEOUT_S) : 600;
+    const debug = (env.VLLM_LOGGING_LEVEL ?? '').toUpperCase() === 'DEBUG';
+    const r = await this.dpServer!.waitReady(ranks, timeoutS * 1000, () => this.interrupted !== null || this.fatal !== null, () => {
+      if (!debug) return;
+      const p = this.dpServer!.pending(ranks);
+      if (p.connect) out.log(api, 'DEBUG', 'utils.py:1004', `Waiting for 0 local, ${p.connect} remote core engine proc(s) to connect.`);
+      if (p.start) out.log(api, 'DEBUG', 'utils.py:1010', `Waiting for 0 local, ${p.start} remote core engine proc(s) to start.`);
+    });
+    if (r === 'interrupted') throw this.interrupted ?? this.fatal;
+    if (r === 'timeout') {
+      fail.apiServerTraceback(out, api, [],
+        `TimeoutError: Timed out waiting for engine core processes to start. This is often caused by slow weight loading for large models. Waited ${timeoutS}s (configured by VLLM_ENGINE_READY_TIMEOUT_S). To increase the timeout, set the environment variable: VLLM_ENGINE_READY_TIMEOUT_S=<seconds>`);
+      throw new Exit(1);
+    }
   }
 
   private banner(): void {
@@ -426,30 +512,24 @@ export class ServeRun {
     }
     await this.phase();
 
-    // Spawn the workers. Local rank r uses visible GPU r.
-    for (let d = 0; d < dpLocal; d++) {
-      for (let p = 0; p < cfg.pp; p++) {
-        for (let t = 0; t < cfg.tp; t++) {
-          const localRank = d * worldSize + p * cfg.tp + t;
-          const gpuInfo = gpus[localRank] ?? null;
-          const name = this.workerName(startRank + d, p, t);
-          const child = await this.group.start(name, `VLLM::${name}`, gpuInfo?.index ?? null);
-          this.workers.push({ ...child, localRank, gpuInfo });
+    if (cfg.distributedExecutorBackend === 'ray') {
+      // Ray: one actor per GPU of the placement group, on whichever nodes Ray packs them; they hold the memory.
+      if (!(await this.rayWorkers(engine, gpus))) return this.engineFailed();
+    } else {
+      // Spawn the workers. Local rank r uses visible GPU r.
+      for (let d = 0; d < dpLocal; d++) {
+        for (let p = 0; p < cfg.pp; p++) {
+          for (let t = 0; t < cfg.tp; t++) {
+            const localRank = d * worldSize + p * cfg.tp + t;
+            const gpuInfo = gpus[localRank] ?? null;
+            const name = this.workerName(startRank + d, p, t);
+            const child = await this.group.start(name, `VLLM::${name}`, gpuInfo?.index ?? null);
+            this.workers.push({ ...child, localRank, gpuInfo });
+          }
         }
       }
     }
     const rank0 = this.workers[0];
-
-    // Ray needs a placement group with enough GPUs; mp/uni fail in the worker that has no device.
-    if (cfg.distributedExecutorBackend === 'ray' && this.workers.some((w) => !w.gpuInfo)) {
-      this.info(engine, 'ray_utils.py:345', 'No current placement group found. Creating a new placement group.');
-      fail.engineCoreFailed(out, engine, [
-        ...fail.EXECUTOR_INIT_FRAMES.slice(0, 4),
-        { file: '/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/ray_executor.py', line: 97, func: '_init_executor', code: 'initialize_ray_cluster(self.parallel_config)' },
-        { file: '/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/ray_utils.py', line: 392, func: 'initialize_ray_cluster', code: 'raise ValueError(' },
-      ], 'ValueError: The number of required GPUs exceeds the total number of available GPUs in the placement group.');
-      return this.engineFailed();
-    }
     const noDevice = this.workers.filter((w) => !w.gpuInfo);
     if (noDevice.length > 0) {
       for (const w of noDevice) {
@@ -464,7 +544,7 @@ export class ServeRun {
     }
 
     // init_device: NCCL, then the free-memory snapshot against gpu_memory_utilization × total.
-    for (const w of this.workers) this.group.claim(w, CONTEXT_GIB * 1024);
+    for (const w of this.workers) this.claim(w, CONTEXT_GIB * 1024);
     this.info(rank0, 'pynccl.py:111', 'vLLM is using nccl==2.27.5');
     for (const w of this.workers) {
       this.info(w, 'parallel_state.py:1411', `rank ${w.localRank} in world size ${worldSize} is assigned as DP rank ${Math.floor(w.localRank / worldSize)}, PP rank ${Math.floor((w.localRank % worldSize) / cfg.tp)}, TP rank ${w.localRank % cfg.tp}, EP rank ${w.localRank % worldSize}`);
@@ -476,7 +556,8 @@ export class ServeRun {
     const lowOnMemory = this.workers.filter((w) => {
       // vLLM snapshots free memory after its own CUDA context and NCCL are up; our context claims are already
       // written, so nvidia-smi's number is that snapshot.
-      const g = fresh.find((x) => x.index === w.gpuInfo!.index) ?? w.gpuInfo!;
+      // (A Ray actor on another node reported its GPU when it started; this node's nvidia-smi cannot see it.)
+      const g = (w.ip === undefined ? fresh.find((x) => x.index === w.gpuInfo!.index) : undefined) ?? w.gpuInfo!;
       w.gpuInfo = g;
       return g.freeMiB < util * g.totalMiB;
     });
@@ -497,7 +578,7 @@ export class ServeRun {
 
     // Weights.
     const totalGiB = mibToGiB(rank0.gpuInfo!.totalMiB);
-    const weights = weightsPerGpuGiB(cfg.tp, cfg.pp);
+    const weights = weightsPerGpuGiB(cfg.tp, cfg.pp, cfg.enableExpertParallel ? cfg.dp * cfg.tp : cfg.tp);
     this.info(rank0, 'gpu_model_runner.py:3334', `Starting to load model ${modelPath}...`);
     if (cfg.mmEncoderTpMode === 'data' && cfg.tp > 1) {
       this.info(rank0, 'kimi_k25.py:418', 'Using data parallel for the vision encoder (mm_encoder_tp_mode=data).');
@@ -513,7 +594,7 @@ export class ServeRun {
     for (const w of this.workers) {
       const modelSecs = loadSecs + this.jitter(2.6, 0.2);
       this.info(w, 'gpu_model_runner.py:3416', `Model loading took ${pyFixed(weights, 2)} GiB memory and ${pyFixed(modelSecs, 2)} seconds`);
-      this.group.claim(w, (CONTEXT_GIB + weights) * 1024);
+      this.claim(w, (CONTEXT_GIB + weights) * 1024);
     }
     await this.phase();
 
@@ -551,6 +632,7 @@ export class ServeRun {
       utilization: util,
       tp: cfg.tp,
       pp: cfg.pp,
+      ep: cfg.enableExpertParallel ? cfg.dp * cfg.tp : cfg.tp,
       kvCacheDtype: cfg.kvCacheDtype,
       blockSize: cfg.blockSize,
       kvCacheMemoryBytes: cfg.kvCacheMemoryBytes,
@@ -585,7 +667,7 @@ export class ServeRun {
       this.info(e, 'kv_cache_utils.py:1291', `GPU KV cache size: ${pyThousands(plan.tokens)} tokens`);
       this.info(e, 'kv_cache_utils.py:1296', `Maximum concurrency for ${pyThousands(effectiveLen)} tokens per request: ${pyFixed(plan.tokens / effectiveLen, 2)}x`);
     }
-    for (const w of this.workers) this.group.claim(w, util * w.gpuInfo!.totalMiB);
+    for (const w of this.workers) this.claim(w, util * w.gpuInfo!.totalMiB);
     await this.phase();
 
     // CUDA graphs.
@@ -600,6 +682,131 @@ export class ServeRun {
     await this.phase();
     this.watchEngine();
     return plan;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Ray (--distributed-executor-backend ray)
+
+  private rayLog(proc: Proc, level: 'INFO' | 'WARNING', where: string, message: string): void {
+    this.out.raw(proc, 'stderr', `${rayLogLine(level, where, message)}\n`);
+  }
+
+  /** ray.init, the placement group, the actors. false: a failure was printed. */
+  private async rayWorkers(engine: ChildProc, localGpus: GpuInfo[]): Promise<boolean> {
+    const { cfg, out, env } = this;
+    const world = cfg.tp * cfg.pp;
+    const ip = driverIp(env);
+    const rayFrames = [
+      ...fail.EXECUTOR_INIT_FRAMES.slice(0, 4),
+      { file: '/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/ray_executor.py', line: 97, func: '_init_executor', code: 'initialize_ray_cluster(self.parallel_config)' },
+      { file: '/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/ray_utils.py', line: 418, func: 'initialize_ray_cluster', code: '_wait_until_pg_ready(current_placement_group)' },
+    ];
+    if (world > localGpus.length) {
+      out.warning(engine, 'ray_utils.py:331', `Tensor parallel size (${world}) exceeds available GPUs (${localGpus.length}). This may result in Ray placement group allocation failures. Consider reducing tensor_parallel_size to ${localGpus.length} or less, or ensure your Ray cluster has ${world} GPUs available.`);
+    }
+    const address = RayDriver.discover(env);
+    let driver: RayDriver | null = null;
+    if (address) {
+      this.rayLog(engine, 'INFO', 'worker.py:1636', `Connecting to existing Ray cluster at address: ${address}...`);
+      driver = await RayDriver.connect(address);
+      if (!driver) {
+        fail.engineCoreFailed(out, engine, rayFrames.slice(0, 5), `ConnectionError: Failed to connect to GCS at address ${address} within 5 seconds.`);
+        return false;
+      }
+      this.rayLog(engine, 'INFO', 'worker.py:1812', 'Connected to Ray cluster. View the dashboard at 127.0.0.1:8265 ');
+    } else {
+      this.rayLog(engine, 'INFO', 'worker.py:1951', 'Started a local Ray instance.');
+    }
+    this.info(engine, 'ray_utils.py:364', 'No current placement group found. Creating a new placement group.');
+    const clusterGpus = driver ? (await driver.view()).nodes.filter((n) => n.alive).reduce((n, x) => n + x.gpus.length, 0) : localGpus.length;
+    if (world > clusterGpus) {
+      out.warning(engine, 'ray_utils.py:377', 'The number of required GPUs exceeds the total number of available GPUs in the placement group.');
+    }
+    const specs = specsRepr(world, ip);
+    const timeoutS = Number(env.KIMI_FAKE_VLLM_PG_TIMEOUT_S) > 0 ? Number(env.KIMI_FAKE_VLLM_PG_TIMEOUT_S) : 1800;
+    const started = Date.now();
+    const tryPlace = async () => (driver ? driver.placementGroup(world, ip) : world <= localGpus.length ? [] : null);
+    let placements = await tryPlace();
+    let interval = 10;
+    while (!placements && Date.now() - started < timeoutS * 1000) {
+      const until = Math.min(started + timeoutS * 1000, Date.now() + interval * 1000);
+      while (!placements && Date.now() < until) {
+        await this.sleep(Math.min(250, Math.max(1, until - Date.now())));
+        placements = await tryPlace();
+      }
+      if (placements) break;
+      interval *= 2;
+      this.info(engine, 'ray_utils.py:246',
+        `Waiting for creating a placement group of specs for ${Math.floor((Date.now() - started) / 1000)} seconds. specs=${specs}. Check \`ray status\` and \`ray list nodes\` to see if you have enough resources, and make sure the IP addresses used by ray cluster are the same as VLLM_HOST_IP environment variable specified in each node if you are running on a multi-node.`);
+    }
+    if (!placements) {
+      fail.engineCoreFailed(out, engine, [...rayFrames, { file: '/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/ray_utils.py', line: 278, func: '_wait_until_pg_ready', code: 'raise ValueError(' }],
+        `ValueError: Cannot provide a placement group requiring ${world} GPUs (placement_group_specs=${specs}) within ${timeoutS} seconds.\n` +
+          'Tensor parallel size may exceed available GPUs in your cluster. Check resources with `ray status` and `ray list nodes`.\n' +
+          'If running on K8s with limited GPUs, consider reducing --tensor-parallel-size to match available GPU resources.');
+      return false;
+    }
+    if (!driver) {
+      // A local instance: the actors are processes on this node.
+      for (let r = 0; r < world; r++) {
+        const gpuInfo = localGpus[r] ?? null;
+        const child = await this.group.start('RayWorkerWrapper', 'ray::RayWorkerWrapper', gpuInfo?.index ?? null);
+        this.workers.push({ ...child, localRank: r, gpuInfo });
+      }
+      return true;
+    }
+    this.ray = driver;
+    driver.onEvent((e) => this.onRayEvent(engine, e.kind === 'node-died' ? e.actors[0] : e.actor, e.kind === 'node-died' ? e.nodeId : null));
+    const actors = await driver.actors(placements);
+    if (typeof actors === 'string') {
+      fail.engineCoreFailed(out, engine, rayFrames.slice(0, 5), `ray.exceptions.RaySystemError: System error: ${actors}`);
+      return false;
+    }
+    const nodeIds = [...new Set(actors.map((a) => a.nodeId))];
+    const ips = [...new Set([...actors.map((a) => a.hostIp), ip])];
+    if (nodeIds.length !== ips.length) {
+      fail.engineCoreFailed(out, engine, rayFrames.slice(0, 5),
+        `RuntimeError: Every node should have a unique IP address. Got ${nodeIds.length} nodes with node ids [${nodeIds.map((n) => `'${n}'`).join(', ')}] and ${ips.length} unique IP addresses {${ips.map((x) => `'${x}'`).join(', ')}}. ` +
+          'Please check your network configuration. If you set `VLLM_HOST_IP` environment variable, make sure it is unique for each node.');
+      return false;
+    }
+    actors.forEach((a, r) => {
+      this.workers.push({
+        name: 'RayWorkerWrapper',
+        title: 'ray::RayWorkerWrapper',
+        pid: a.pid,
+        ...(a.ip !== ip ? { ip: a.ip } : {}),
+        gpu: a.gpuIndex,
+        localRank: r,
+        gpuInfo: { index: a.gpu.index, totalMiB: a.gpu.totalMiB, freeMiB: a.gpu.freeMiB },
+        actorId: a.actorId,
+      });
+    });
+    return true;
+  }
+
+  /** A Ray actor died (its node with it, or alone): vLLM's engine cannot go on. */
+  private onRayEvent(engine: ChildProc, actor: ActorInfo | undefined, deadNode: string | null): void {
+    if (this.state === 'stopping' || this.fatal) return;
+    const lines = [
+      'ray.exceptions.ActorDiedError: The actor died unexpectedly before finishing this task.',
+      '\tclass_name: RayWorkerWrapper',
+      `\tactor_id: ${actor?.actorId ?? '?'}`,
+      `\tpid: ${actor?.pid ?? '?'}`,
+      `\tip: ${actor?.ip ?? '?'}`,
+      deadNode ? `The actor is dead because its node has died. Node Id: ${deadNode}` : 'The actor is dead because its worker process has died.',
+    ].join('\n');
+    if (this.state === 'serving') {
+      this.out.log(engine, 'ERROR', 'core.py:905', `EngineCore encountered a fatal error.\n${lines}`);
+    } else {
+      fail.engineCoreFailed(this.out, engine, [
+        ...fail.EXECUTOR_INIT_FRAMES.slice(0, 4),
+        { file: '/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/ray_executor.py', line: 403, func: '_run_workers', code: 'ray_worker_outputs = ray.get(ray_worker_outputs)' },
+        { file: '/usr/local/lib/python3.12/dist-packages/ray/_private/worker.py', line: 2961, func: 'get', code: 'values, debugger_breakpoint = worker.get_objects(object_refs, timeout=timeout)' },
+      ], lines);
+      fail.engineInitFailed(this.out, this.api);
+    }
+    this.die();
   }
 
   /** Weights that do not fit the GPU run out of memory partway through the shards. */
@@ -631,7 +838,7 @@ export class ServeRun {
       }
       rate = ema.update(dt);
       emit(completedLine(desc, n, total, elapsed, rate));
-      if (n % 8 === 0) for (const w of this.workers) this.group.claim(w, (CONTEXT_GIB + (weights * n) / total) * 1024);
+      if (n % 8 === 0) for (const w of this.workers) this.claim(w, (CONTEXT_GIB + (weights * n) / total) * 1024);
     }
     emit(completedLine(desc, total, total, elapsed, elapsed / total));
     out.raw(rank0, 'stderr', '\n');
@@ -676,7 +883,7 @@ export class ServeRun {
    *  and vLLM then stops the API server. */
   private watchEngine(): void {
     for (const p of [...this.engines, ...this.workers]) {
-      p.child.once('exit', () => {
+      p.child?.once('exit', () => {
         if (this.state !== 'serving') return;
         const engine = this.engines[0];
         this.out.log(engine, 'ERROR', 'multiproc_executor.py:154', `Worker proc ${p.title} died unexpectedly, shutting down executor.`);
@@ -724,10 +931,18 @@ export class ServeRun {
       throw new Exit(1);
     }
     const dpLocal = cfg.dpLocal ?? cfg.dp;
-    this.info(this.api, 'serve.py:245', `Launching ${dpLocal} data parallel engine(s) in headless mode, with head node address tcp://${cfg.dpAddress ?? '127.0.0.1'}:${cfg.dpRpcPort ?? 13345}.`);
+    const address = cfg.dpAddress ?? '127.0.0.1';
+    const port = cfg.dpRpcPort ?? 13345;
+    this.info(this.api, 'serve.py:245', `Launching ${dpLocal} data parallel engine(s) in headless mode, with head node address tcp://${address.includes(':') ? `[${address}]` : address}:${port}.`);
+    const start = cfg.dpStartRank ?? 0;
+    const ranks = Array.from({ length: dpLocal }, (_, i) => start + i);
+    // The engines handshake with the head first (waiting quietly for it), then load the model, then say READY.
+    this.dpLink = (await DpWorkerLink.connect(address, port, ranks, driverIp(this.env), () => this.interrupted !== null)) ?? undefined;
+    if (!this.dpLink) throw this.interrupted ?? new Exit(1);
     const source = resolveModel(cfg.model, cfg.downloadDir, this.env);
     const maxLen = cfg.maxModelLen !== null && cfg.maxModelLen > 0 ? cfg.maxModelLen : KIMI.nativeMaxLen;
     await this.startEngines(maxLen, probe.gpus, source.ok ? source.path : cfg.model);
+    for (const r of ranks) this.dpLink.ready(r);
   }
 }
 

@@ -230,10 +230,18 @@ describe('VllmLogParser on the fake vllm serve', function () {
       assert.deepEqual(d.fix?.setting, { key: 'tensorParallelSize', value: 2 });
     });
 
-    it('fewer GPUs than -tp with Ray: the placement-group error', async () => {
-      const r = start(kimiArgs(await freePort(), ['--distributed-executor-backend', 'ray']), { KIMI_FAKE_GPUS: '2' });
+    it('fewer GPUs than -tp with Ray and no Ray cluster: a local Ray instance, the placement-group wait, then the error', async () => {
+      // No RAY_ADDRESS and no cluster in this RAY_TMPDIR: vLLM's ray.init() starts a local instance (2 GPUs).
+      const r = start(kimiArgs(await freePort(), ['--distributed-executor-backend', 'ray']), {
+        KIMI_FAKE_GPUS: '2',
+        KIMI_FAKE_VLLM_PG_TIMEOUT_S: '1',
+        RAY_TMPDIR: root,
+        RAY_ADDRESS: undefined,
+      });
       const d = await failsWith(r, 'notEnoughGpus');
       assert.match(d.line, /placement group/);
+      assert.match(plain(r), /Started a local Ray instance\./);
+      assert.match(plain(r), /ValueError: Cannot provide a placement group requiring 8 GPUs/);
     });
 
     it('port in use: "Port N is already in use", port from the non-default args, fix = another port', async () => {
