@@ -493,7 +493,7 @@ describe('chatWebview: turns', function () {
     await waitUntil(async () => (await scrollState(scroller)).gap <= 2, 'the view to follow again');
   });
 
-  it('tool calls of a turn are listed compactly with their status', async function () {
+  it('tool calls of a turn are listed as compact cards with their status (details: chatWebviewTools)', async function () {
     this.timeout(30_000);
     wv = await openChatWebview(browser);
     const { page } = wv;
@@ -507,9 +507,9 @@ describe('chatWebview: turns', function () {
         { id: 'call_2', name: 'search', arguments: '{"q":"x"}', status: 'running' },
       ],
     });
-    const items = page.locator('article[data-turn-id="a1"] .tool-call');
+    const items = page.locator('article[data-turn-id="a1"] .tool-card summary');
     assert.equal(await items.count(), 2);
-    assert.match(await items.nth(0).innerText(), /read_file\s+done\s+12 ms/);
+    assert.match(await items.nth(0).innerText(), /read_file\s+src\/a\.ts\s+done\s+12 ms/);
     assert.match(await items.nth(1).innerText(), /search\s+running…/);
   });
 

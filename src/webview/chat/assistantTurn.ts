@@ -29,6 +29,7 @@ export class AssistantTurn {
   private thinkingText = '';
   private answerText = '';
   private isStreaming = false;
+  private hasCalls = false;
   private meta: AssistantTurnMeta | undefined;
 
   private constructor(
@@ -134,7 +135,7 @@ export class AssistantTurn {
   /** The turn ended (done, stopped or failed): render what is left, stop the timer, show metrics and errors. */
   finish(meta: AssistantTurnMeta): void {
     this.answerMd?.finish();
-    this.thinking.finish(meta.metrics.thinkingMs, this.answerText.length > 0);
+    this.thinking.finish(meta.metrics.thinkingMs, this.answerText.length > 0 || meta.toolCalls.length > 0);
     this.isStreaming = false;
     this.statusEl.hidden = true;
     this.element.classList.remove('streaming');
@@ -144,7 +145,12 @@ export class AssistantTurn {
   }
 
   setToolCalls(calls: ToolCallView[]): void {
-    if (calls.length) this.statusEl.hidden = true;
+    if (calls.length) {
+      this.statusEl.hidden = true;
+      // The model stopped thinking to call tools: the thinking folds and its timer stops, as when an answer starts.
+      if (this.isStreaming && !this.answerText && !this.hasCalls) this.thinking.answerStarted();
+      this.hasCalls = true;
+    }
     this.tools.set(calls);
   }
 

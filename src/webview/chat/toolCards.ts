@@ -68,6 +68,7 @@ function firstLine(text: string): string {
 class ToolCard {
   readonly element: HTMLLIElement;
   private readonly details: HTMLDetailsElement;
+  private readonly summary: HTMLElement;
   private readonly icon: HTMLSpanElement;
   private readonly nameEl: HTMLSpanElement;
   private readonly targetEl: HTMLSpanElement;
@@ -88,6 +89,7 @@ class ToolCard {
     this.statusEl = el('span', { className: 'tool-status' });
     this.durationEl = el('span', { className: 'tool-duration' });
     const summary = el('summary', { className: 'tool-summary' }, this.icon, this.nameEl, this.targetEl, this.statusEl, this.durationEl);
+    this.summary = summary;
     this.argsEl = el('pre', { className: 'tool-args' });
     this.resultEl = el('pre', { className: 'tool-result' });
     this.resultBox = el('div', { className: 'tool-section' }, el('div', { className: 'tool-label', text: 'Result' }), this.resultEl);
@@ -134,12 +136,16 @@ class ToolCard {
     if (!a) {
       this.approvalEl.replaceChildren();
       // Keep the keyboard in the card that was just answered.
-      if (hadFocus) this.details.querySelector('summary')?.focus();
+      if (hadFocus) this.summary.focus();
       return;
     }
     const parts: Node[] = [];
     const decide = (decision: 'accept' | 'reject' | 'always') => {
+      // The buttons are disabled (one answer per request) and go away once the host moves on: the keyboard stays in
+      // this card, on its header.
+      const hadFocus = this.approvalEl.contains(document.activeElement);
       for (const b of this.approvalEl.querySelectorAll('button')) b.disabled = true;
+      if (hadFocus) this.summary.focus();
       this.post({ type: 'approveToolCall', callId: c.id, decision });
     };
     let acceptLabel = 'Accept';
