@@ -59,6 +59,9 @@ export interface StartCodeServerOptions {
   env?: Record<string, string>;
   /** How long to wait for GET /healthz (default 60 s). */
   startTimeoutMs?: number;
+  /** Leave Workspace Trust on (no --disable-workspace-trust): with the quiet settings (no start-up prompt) the folder
+   *  opens in Restricted Mode. Default false: every folder is trusted. */
+  workspaceTrust?: boolean;
 }
 
 export interface CodeServer {
@@ -252,7 +255,12 @@ async function startOnce(p: TestVscodePaths, opts: StartCodeServerOptions): Prom
   fs.mkdirSync(extsDir, { recursive: true });
   fs.writeFileSync(
     path.join(userDir, 'User', 'settings.json'),
-    JSON.stringify({ ...QUIET_SETTINGS, ...(opts.settings ?? {}) }, null, 2),
+    JSON.stringify({
+      ...QUIET_SETTINGS,
+      // Trust on, never asked at start-up: the folder opens in Restricted Mode.
+      ...(opts.workspaceTrust ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'always' } : {}),
+      ...(opts.settings ?? {}),
+    }, null, 2),
   );
   // The workbench is always a *remote* window under code-server, and a remote window ignores "machine"-scoped
   // settings from User settings ("cannot be applied in this window"); it reads them from the remote's
@@ -271,7 +279,7 @@ async function startOnce(p: TestVscodePaths, opts: StartCodeServerOptions): Prom
     '--auth', 'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(opts.workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--ignore-last-opened',
     '--user-data-dir', userDir,

@@ -28,6 +28,8 @@ export interface OpenWorkbenchOptions {
   viewport?: { width: number; height: number };
   /** How long to wait for the workbench to render (default 60 s). */
   timeoutMs?: number;
+  /** Workspace Trust on: the folder opens in Restricted Mode (see StartCodeServerOptions.workspaceTrust). */
+  workspaceTrust?: boolean;
 }
 
 export interface Workbench {
@@ -62,7 +64,7 @@ export async function openWorkbench(opts: OpenWorkbenchOptions = {}): Promise<Wo
     return closed;
   };
   try {
-    server = await startCodeServer({ workspace, extensionDevelopmentPath, settings: opts.settings, env: opts.env });
+    server = await startCodeServer({ workspace, extensionDevelopmentPath, settings: opts.settings, env: opts.env, ...(opts.workspaceTrust ? { workspaceTrust: true } : {}) });
     browser = await launchBrowser({ viewport: opts.viewport });
     const { page } = browser;
     const consoleErrors: string[] = [];
