@@ -1,10 +1,12 @@
 import * as vscode from 'vscode';
 import { ChatViewProvider, CHAT_VIEW_ID, type ChatTestHook } from './vscode/chatView';
 import { registerChatCommands } from './vscode/commands/chatCommands';
+import { ExplainCommands } from './vscode/commands/explainCommands';
 import { registerServerCommands } from './vscode/commands/serverCommands';
 import { registerSettingsCommands } from './vscode/commands/settingsCommands';
 import { registerToolCommands } from './vscode/commands/toolCommands';
 import { ConfigService } from './vscode/config';
+import type { ExplainTestHook } from './vscode/explain/explainController';
 import { Secrets } from './vscode/secrets';
 import { ServerContextKeys } from './vscode/server/contextKeys';
 import { RestartOffer } from './vscode/server/restartOffer';
@@ -23,6 +25,8 @@ export interface KimiApi {
   readonly server: ServerService;
   /** The chat panel's host side, for the integration tests (drive it as the webview would, observe what it posts). */
   readonly chat: ChatTestHook;
+  /** Inline explanations, for the integration tests (created on first use). */
+  readonly explain: ExplainTestHook;
 }
 
 /** Set while active: closes connections and log followers on deactivate (never stops a server). */
@@ -41,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
     context.subscriptions.push(server.onDidChange((s) => status.setManagedBaseUrl(s.kind === 'ready' ? s.baseUrl : undefined)));
 
     const chat = own(context, new ChatViewProvider(context.extensionUri, services));
+    const explain = own(context, new ExplainCommands(services, chat));
     context.subscriptions.push(
       registerServerCommands(services),
       registerChatCommands(services, chat),
@@ -59,7 +64,12 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
 
     const activationMs = performance.now() - loadedAt;
     log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-    return { activationMs, services, server, chat: chat.testHook };
+    return {
+      activationMs, services, server, chat: chat.testHook,
+      get explain() {
+        return explain.testHook;
+      },
+    };
   } catch (err) {
     // VS Code shows nothing when activate() throws; say it where the user looks.
     const message = err instanceof Error ? err.message : String(err);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import type { Conversation } from '../core/chat/conversation';
 import { webviewToHostSchema, type HostToWebview, type WebviewToHost } from '../shared/protocol';
 import type { ChatSession } from './chat/chatSession';
 import { Disposable } from './lifecycle';
@@ -56,6 +57,12 @@ export class ChatViewProvider extends Disposable implements vscode.WebviewViewPr
   /** kimi.newChat */
   newChat(): Promise<void> {
     return this.session.newChat();
+  }
+
+  /** "Continue in chat" of an inline explanation: the panel shows `conv` (saved to the history) and gets the focus. */
+  async continueConversation(conv: Conversation): Promise<void> {
+    await this.session.openConversation(conv);
+    await vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`);
   }
 
   get testHook(): ChatTestHook {

@@ -34,7 +34,9 @@ export const settingsShape = {
   'tools.enabled': described(z._default(z.boolean(), true), 'Let Kimi use tools in the chat: read, list and search the workspace files, see problems, symbols, open editors and the selection, propose edits and run commands (those two wait for your Accept). Never in an untrusted workspace (Restricted Mode).'),
   'tools.maxRounds': described(z._default(int(1, 50), 8), 'How many tool-calling rounds one message may take.'),
   'tools.enableDemoTools': described(z._default(z.boolean(), false), "Offer the tutorial's demo tools (add, mul, compare, count_letter_in_string)."),
-  'explain.mode': described(z._default(z.enum(['instant', 'thinking']), 'instant'), 'Mode used by "Explain Selection".'),
+  'explain.mode': described(z._default(z.enum(['instant', 'thinking']), 'instant'), 'Mode of the inline explanations ("Explain Selection", "Explain This Problem").', {
+    enumDescriptions: ['Explain directly, no thinking (fast; temperature 0.6).', 'Kimi thinks first (slower; the thinking can be shown in the explanation; temperature 1.0).'],
+  }),
   'status.pollSeconds': described(z._default(int(2, 3600), 15), 'How often the status bar checks the server.'),
 } as const;
 

@@ -57,6 +57,8 @@ export interface ExplainPrompt {
   /** The surrounding context was left out to fit. */
   contextDropped: boolean;
   estimate: number;
+  /** The merged selections and the lines of each that were sent (a prefix of the selection when it was cut). */
+  excerpts: Excerpt[];
 }
 
 /** Lines of context on each side of a selection when no enclosing symbol is known (or it is too large). */
@@ -140,7 +142,7 @@ function rangeText(r: LineRange): string {
   return r.startLine === r.endLine ? `line ${r.startLine}` : `lines ${r.startLine}–${r.endLine}`;
 }
 
-interface Excerpt {
+export interface Excerpt {
   range: LineRange;
   /** Lines actually sent (a prefix of range when cut). */
   sent: LineRange;
@@ -200,12 +202,12 @@ export function buildExplainPrompt(input: ExplainInput): ExplainPrompt {
   const notices: string[] = [];
   let messages = build(input, excerpts, usefulContext);
   let estimate = estimateTokens(messages);
-  if (input.maxModelLen === undefined) return { messages, notices, truncated: false, contextDropped: false, estimate };
+  if (input.maxModelLen === undefined) return { messages, notices, truncated: false, contextDropped: false, estimate, excerpts };
 
   const maxModelLen = input.maxModelLen;
   const reserve = input.reserveOutputTokens ?? Math.min(4096, Math.floor(maxModelLen / 4));
   const budget = maxModelLen - reserve;
-  if (estimate <= budget) return { messages, notices, truncated: false, contextDropped: false, estimate };
+  if (estimate <= budget) return { messages, notices, truncated: false, contextDropped: false, estimate, excerpts };
 
   // 1. Without the surrounding context.
   let contextDropped = false;
@@ -214,7 +216,7 @@ export function buildExplainPrompt(input: ExplainInput): ExplainPrompt {
     messages = build(input, excerpts, undefined);
     estimate = estimateTokens(messages);
     notices.push('The surrounding code was left out so the selection fits the server\'s context.');
-    if (estimate <= budget) return { messages, notices, truncated: false, contextDropped, estimate };
+    if (estimate <= budget) return { messages, notices, truncated: false, contextDropped, estimate, excerpts };
   }
 
   // 2. Cut the selections: every excerpt keeps the same share of its lines, found by bisection on that share.
@@ -252,5 +254,5 @@ export function buildExplainPrompt(input: ExplainInput): ExplainPrompt {
   estimate = estimateTokens(messages);
   const cutParts = best.filter((e) => e.sent.endLine < e.range.endLine).map((e) => `${rangeText(e.sent)} of ${rangeText(e.range)}`);
   notices.push(`Only ${cutParts.join('; ')} were sent: the whole selection does not fit the server's context of ${fmt(maxModelLen)} tokens.`);
-  return { messages, notices, truncated: true, contextDropped, estimate };
+  return { messages, notices, truncated: true, contextDropped, estimate, excerpts: best };
 }

@@ -257,6 +257,20 @@ export class ChatSession {
     return this.serial(() => this.newChatNow());
   }
 
+  /** Shows a conversation made elsewhere (an inline explanation continued in chat) as the current one and saves it to
+   *  the history; a streaming answer is stopped (and kept) first. */
+  openConversation(conv: Conversation): Promise<void> {
+    return this.serial(async () => {
+      this.loading ??= Promise.resolve(); // chosen explicitly: the first `ready` does not reopen the last chat
+      await this.stopAndWait();
+      this.conv = conv;
+      this.postConversation();
+      this.postComposer();
+      await this.save(conv);
+      await this.postHistory();
+    });
+  }
+
   /** The server's state changed: the composer may become (un)blocked. */
   serverChanged(): void {
     if (JSON.stringify(composerBlock(this.p.server()) ?? null) !== this.lastBlocked) this.postComposer();

@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { CHAT_VIEW_ID, type ChatViewProvider } from '../chatView';
 import type { Services } from '../services';
-import { explainNotYetAvailable } from './notYet';
 
 export function registerChatCommands(_s: Services, chat: ChatViewProvider): vscode.Disposable {
   return vscode.Disposable.from(
@@ -11,11 +10,5 @@ export function registerChatCommands(_s: Services, chat: ChatViewProvider): vsco
       await chat.newChat();
       await vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`);
     }),
-    vscode.commands.registerCommand('kimi.explainSelection', () =>
-      explainNotYetAvailable('Kimi: Explain Selection', 'inline explanations in the editor', 'The command, menu entry and keybinding are in place for it.'),
-    ),
-    vscode.commands.registerCommand('kimi.explainProblem', () =>
-      explainNotYetAvailable('Kimi: Explain This Problem', 'explaining diagnostics', 'The command is in place for it.'),
-    ),
   );
 }

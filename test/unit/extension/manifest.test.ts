@@ -53,6 +53,20 @@ describe('package.json manifest', () => {
     assert.match(kb.when, /editorHasSelection/);
   });
 
+  it('the inline explanation\'s actions are on its comment thread (Kimi\'s comment controller only), not in the palette', () => {
+    const threadActions = c.menus['comments/commentThread/title'].map((m: { command: string; when: string }) => [m.command, m.when]);
+    assert.deepEqual(threadActions.map(([cmd]: string[]) => cmd), ['kimi.stopExplanation', 'kimi.rerunExplanation', 'kimi.continueExplanationInChat', 'kimi.dismissExplanation']);
+    for (const [, when] of threadActions) assert.match(when, /^commentController == kimi\.explain\b/);
+    const thinking = c.menus['comments/comment/title'].map((m: { command: string; when: string; group: string }) => [m.command, m.when, m.group]);
+    assert.deepEqual(thinking.map(([cmd]: string[]) => cmd), ['kimi.showExplanationThinking', 'kimi.hideExplanationThinking']);
+    for (const [, when, group] of thinking) {
+      assert.match(when, /^commentController == kimi\.explain && comment == kimiThinking:(collapsed|expanded)$/);
+      assert.match(group, /^inline/, 'shown as a button on the comment');
+    }
+    const hidden = c.menus.commandPalette.filter((m: { when: string }) => m.when === 'false').map((m: { command: string }) => m.command);
+    for (const [cmd] of [...threadActions, ...thinking]) assert.ok(hidden.includes(cmd), `${cmd} is hidden from the palette`);
+  });
+
   it('the chat is a webview view in its own activity-bar container', () => {
     const container = c.viewsContainers.activitybar.find((v: { id: string }) => v.id === 'kimi');
     assert.ok(container);
