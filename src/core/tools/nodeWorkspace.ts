@@ -217,9 +217,18 @@ export class NodeWorkspace implements WorkspacePort {
       ...(q.include ? { include: q.include } : {}),
       excludeGlobs: this.excludes,
       maxResults: q.maxResults,
+      keep: this.searchable,
       signal: q.signal,
     });
   }
+
+  /** Not ignored, excluded or inside .git (what an include glob given to rg could bring back). */
+  readonly searchable = (abs: string): boolean => {
+    const root = this.rootOf(abs);
+    if (!root) return false;
+    const kind = this.confinement.sensitivity({ root, relative: path.relative(root.path, abs).split(path.sep).join('/') })?.kind;
+    return kind !== 'ignored' && kind !== 'excluded' && kind !== 'git';
+  };
 
   async diagnostics(_p: ConfinedPath | undefined): Promise<DiagnosticInfo[]> {
     throw new ToolError(notAvailable('get_diagnostics', this.hostName));

@@ -24,6 +24,9 @@ export interface RipgrepQuery {
   maxFileSize?: string;
   /** Results in path order (deterministic; rg then searches on one thread). Default true. */
   sorted?: boolean;
+  /** Drops files (absolute paths) before they count: rg's `--glob` overrides .gitignore, so an include such as
+   *  "*.log" would bring ignored files back — the ports pass their ignore/exclude check here. */
+  keep?: (absolute: string) => boolean;
   signal: AbortSignal;
 }
 
@@ -133,12 +136,14 @@ async function runRipgrepIn(root: string, q: RipgrepQuery): Promise<{ matches: T
     const p = m.data?.path?.text;
     const lineNo = m.data?.line_number;
     if (typeof p !== 'string' || typeof lineNo !== 'number') continue; // non-UTF-8 file names are left out
+    const abs = absoluteIn(root, p);
+    if (q.keep && !q.keep(abs)) continue;
     if (matches.length >= q.maxResults) {
       truncated = true;
       run.child.kill('SIGTERM');
       continue;
     }
-    matches.push({ path: absoluteIn(root, p), line: lineNo, text: (m.data?.lines?.text ?? '').replace(/\r?\n$/, '') });
+    matches.push({ path: abs, line: lineNo, text: (m.data?.lines?.text ?? '').replace(/\r?\n$/, '') });
   }
   await run.finish(matches.length, truncated, 'search_text');
   return { matches, truncated };
@@ -152,12 +157,14 @@ export interface RipgrepFilesQuery {
   /** Globs never listed (the exclude list). */
   excludeGlobs?: readonly string[];
   maxResults: number;
+  /** As RipgrepQuery.keep (the glob overrides .gitignore in rg). */
+  keep?: (absolute: string) => boolean;
   signal: AbortSignal;
 }
 
-/** The files matching a glob (`rg --files`): .gitignore respected (also outside a git repository), hidden files
- *  included, .git never entered, symlinked folders not followed; in path order, one root after the other. Absolute
- *  paths; `truncated` when more than maxResults matched. */
+/** The files matching a glob (`rg --files`): .gitignore respected (also outside a git repository; files the glob
+ *  names explicitly are dropped by `keep`), hidden files included, .git never entered, symlinks not followed; in path
+ *  order, one root after the other. Absolute paths; `truncated` when more than maxResults matched. */
 export async function listFilesWithRipgrep(q: RipgrepFilesQuery): Promise<{ files: string[]; truncated: boolean }> {
   const rg = q.rgPath ?? 'rg';
   const args = ['--files', '--no-config', '--hidden', '--no-require-git', '--no-messages', '--sort', 'path', '--glob', q.glob];
@@ -169,12 +176,14 @@ export async function listFilesWithRipgrep(q: RipgrepFilesQuery): Promise<{ file
     let truncated = false;
     for await (const line of run.lines) {
       if (truncated || line === '') continue;
+      const abs = absoluteIn(root, line);
+      if (q.keep && !q.keep(abs)) continue;
       if (files.length >= q.maxResults) {
         truncated = true;
         run.child.kill('SIGTERM');
         continue;
       }
-      files.push(absoluteIn(root, line));
+      files.push(abs);
     }
     await run.finish(files.length, truncated, 'find_files');
     if (truncated) return { files, truncated: true };

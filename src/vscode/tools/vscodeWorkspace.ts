@@ -158,7 +158,7 @@ export class VscodeWorkspace implements WorkspacePort {
     // build folder would fill the capped result.
     if (!this.rgMissing) {
       try {
-        return await listFilesWithRipgrep({ ...(this.rgPath ? { rgPath: this.rgPath } : {}), roots: this.roots.map((r) => r.path), glob: q.glob, excludeGlobs: this.excludes, maxResults: q.maxResults, signal: q.signal });
+        return await listFilesWithRipgrep({ ...(this.rgPath ? { rgPath: this.rgPath } : {}), roots: this.roots.map((r) => r.path), glob: q.glob, excludeGlobs: this.excludes, maxResults: q.maxResults, keep: this.disk.searchable, signal: q.signal });
       } catch (e) {
         if (!(e instanceof ToolError && /needs ripgrep/.test(e.message))) throw e;
         this.rgMissing = true;
@@ -204,6 +204,7 @@ export class VscodeWorkspace implements WorkspacePort {
       ...(q.include ? { include: q.include } : {}),
       excludeGlobs: this.excludes,
       maxResults: q.maxResults,
+      keep: this.disk.searchable,
       signal: q.signal,
     });
   }
