@@ -6,7 +6,6 @@ import * as vscode from 'vscode';
 import { samplingFromSettings } from '../../core/chat/chatClient';
 import type { Conversation } from '../../core/chat/conversation';
 import { mergeRanges, type LineRange } from '../../core/explain/explainPrompt';
-import type { RenderedExplanation } from '../../core/explain/explanationView';
 import type { RequestMessage } from '../../core/chat/types';
 import { Disposable } from '../lifecycle';
 import type { Services } from '../services';
@@ -88,7 +87,7 @@ export class ExplainController extends Disposable {
   private readonly renders = this.register(new vscode.EventEmitter<ExplanationSnapshot>());
   private readonly host: ExplanationHost;
 
-  constructor(private readonly s: Services, private readonly chat: ChatContinuation) {
+  constructor(s: Services, private readonly chat: ChatContinuation) {
     super();
     this.controller = this.register(vscode.comments.createCommentController(EXPLAIN_CONTROLLER_ID, 'Kimi'));
     this.gate = this.register(new ServerGate(s));

@@ -163,7 +163,7 @@ export class Explanation {
     this.abort = abort;
     const s = this.state;
     const { mode, sampling } = this.host.settings();
-    Object.assign(s, { mode, thinking: '', answer: '', notices: [], thinkingExpanded: s.thinkingExpanded });
+    Object.assign(s, { mode, thinking: '', answer: '', notices: [] });
     delete s.error;
     delete s.waitingReason;
     delete s.thinkingStartedAt;
