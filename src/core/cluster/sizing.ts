@@ -173,3 +173,62 @@ export function proposeLayouts(hosts: HostGpus[], opts: SizingOptions = {}): Siz
 function totalUsable(h: HostGpus, util: number): number {
   return h.gpus.reduce((n, g) => n + usableGiB(g, util), 0);
 }
+
+export interface LayoutRequest {
+  kind: 'tp-pp-ray' | 'dp-ep';
+  /** Tensor-parallel size (Ray: inside each node; dp: per rank, 1). */
+  tensorParallel: number;
+  /** GPUs used on every node (Ray: tensorParallel; dp: the ranks of a node). */
+  gpusPerNode: number;
+}
+
+export interface LayoutCheck {
+  fits: boolean;
+  perGpuNeedGiB: number;
+  perGpuUsableGiB: number;
+  kvGiBPerGpu: number;
+  /** One sentence with the numbers: why it fits or why not. */
+  explanation: string;
+}
+
+/**
+ * Does a given multi-node layout hold the model on these hosts (each using its first `gpusPerNode` GPUs)? The same
+ * memory model as proposeLayouts; a refusal says what is missing and what would fit instead.
+ */
+export function checkLayout(hosts: HostGpus[], req: LayoutRequest, opts: SizingOptions = {}): LayoutCheck {
+  const util = opts.gpuMemoryUtilization ?? 0.9;
+  const mem = opts.memory ?? KIMI_K25_MEMORY;
+  const used = hosts.map((h) => ({ host: h.host, gpus: h.gpus.slice(0, req.gpusPerNode) }));
+  const known = used.every((h) => h.gpus.length > 0 && h.gpus.every((g) => (g.totalMiB ?? 0) > 0));
+  const nGpus = used.reduce((n, h) => n + h.gpus.length, 0);
+  const title = req.kind === 'tp-pp-ray' ? `TP${req.tensorParallel} × PP${hosts.length} over Ray` : `DP${nGpus} + expert parallel`;
+  if (!known) {
+    return { fits: true, perGpuNeedGiB: 0, perGpuUsableGiB: 0, kvGiBPerGpu: 0, explanation: `${title}: the GPU memory of some node is not known, so the fit could not be checked.` };
+  }
+  const usable = Math.min(...used.flatMap((h) => h.gpus.map((g) => usableGiB(g, util))));
+  const need =
+    req.kind === 'tp-pp-ray'
+      ? mem.weightsGiB / nGpus + mem.runtimeGiBPerGpu
+      : mem.replicatedGiB + (mem.weightsGiB - mem.replicatedGiB) / nGpus + mem.runtimeGiBPerGpu;
+  const kv = usable - need;
+  const fits = need + mem.minKvGiBPerGpu <= usable;
+  const gpuText = used.map((h) => `${h.host} (${gpuLabel(h)})`).join(', ');
+  const weights =
+    req.kind === 'tp-pp-ray'
+      ? `${fmt(mem.weightsGiB)} GiB of weights split over ${nGpus} GPUs is ${fmt(mem.weightsGiB / nGpus)} GiB each`
+      : `every GPU keeps the ${mem.replicatedGiB} GiB of non-expert weights plus 1/${nGpus} of the experts (${fmt((mem.weightsGiB - mem.replicatedGiB) / nGpus)} GiB)`;
+  if (fits) {
+    return {
+      fits, perGpuNeedGiB: need, perGpuUsableGiB: usable, kvGiBPerGpu: kv,
+      explanation: `${title} on ${gpuText}: ${weights}, plus ~${mem.runtimeGiBPerGpu} GiB of runtime, leaving ~${fmt(kv)} GiB per GPU for the KV cache (${fmt(usable)} GiB usable at gpu-memory-utilization ${util}).`,
+    };
+  }
+  const better = proposeLayouts(hosts, opts);
+  const instead = better.fits ? ` What fits these hosts: ${better.proposals[0]!.title}.` : ` ${better.summary}`;
+  return {
+    fits, perGpuNeedGiB: need, perGpuUsableGiB: usable, kvGiBPerGpu: kv,
+    explanation:
+      `${title} does not fit on ${gpuText}: ${weights}, plus ~${mem.runtimeGiBPerGpu} GiB of runtime and at least ${mem.minKvGiBPerGpu} GiB of KV cache = ` +
+      `${fmt(need + mem.minKvGiBPerGpu)} GiB per GPU, but the smallest GPU gives ${fmt(usable)} GiB at gpu-memory-utilization ${util}.${instead}`,
+  };
+}

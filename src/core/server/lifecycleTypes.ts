@@ -83,6 +83,42 @@ export interface StopReport {
   message?: string;
   /** The process (group) that was stopped, when there was one. */
   pid?: number | null;
+  /** A cluster: what was stopped and what was checked on each node (head first). */
+  nodes?: NodeStopReport[];
+}
+
+export interface NodeStopReport {
+  host: string;
+  role: 'head' | 'worker';
+  /** What was stopped there: "vLLM (SIGINT)", "Ray (SIGINT)". Empty when nothing ran. */
+  stopped: string[];
+  /** GPU memory still held by processes after the stop (MiB per GPU index). */
+  gpuMemoryHeld: Record<number, number>;
+  /** Processes or ports still there after the stop, in words ("port 6379 is still open"); empty when clean. */
+  leftovers: string[];
+  /** The node could not be reached or checked. */
+  error?: string;
+}
+
+/** One host of a cluster, as the tree view and `serve status --json` show it. */
+export type NodeState = 'stopped' | 'checking' | 'starting' | 'running' | 'ready' | 'failed' | 'stopping' | 'unreachable';
+
+export interface ClusterNodeStatus {
+  index: number;
+  role: 'head' | 'worker';
+  /** 'local' or the SSH destination. */
+  host: string;
+  /** The address the other nodes reach it at, once known. */
+  ip?: string;
+  /** "8× NVIDIA H100 80GB HBM3, 79.6 GiB each, all free", once probed. */
+  gpus?: string;
+  state: NodeState;
+  /** What runs there or what it is doing: "Ray joined; vLLM loading weights 12/64". */
+  detail?: string;
+  /** The last line of its log (ANSI removed). */
+  lastLine?: string;
+  /** Processes of the cluster on it (process-group ids). */
+  pids?: { vllm?: number; ray?: number };
 }
 
 export interface StartOptions {
@@ -114,4 +150,19 @@ export interface ServerController {
   logTail(lines?: number): Promise<string[]>;
   /** Stops following logs and closes tunnels/SSH masters; never stops the server itself. */
   dispose(): Promise<void>;
+}
+
+/** A server spread over several hosts (src/core/cluster/clusterManager.ts): its state is the head's (the API
+ *  server), plus the nodes. */
+export interface ClusterController extends ServerController {
+  readonly nodes: readonly ClusterNodeStatus[];
+  onNodes(listener: (nodes: readonly ClusterNodeStatus[]) => void): Unsubscribe;
+  /** Every log line of every node: the head's vLLM (also through onLog), the workers' Ray or headless vLLM. */
+  onNodeLog(listener: (node: number, line: string) => void): Unsubscribe;
+  /** The last `lines` lines of one node's log (the head: its vLLM; a worker: its Ray or headless vLLM). */
+  nodeLogTail(node: number, lines?: number): Promise<string[]>;
+}
+
+export function isClusterController(c: ServerController): c is ClusterController {
+  return Array.isArray((c as Partial<ClusterController>).nodes) && typeof (c as Partial<ClusterController>).onNodes === 'function';
 }

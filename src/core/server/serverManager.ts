@@ -69,6 +69,13 @@ export interface ServerManagerDeps {
   stopVerifyMs?: number;
   /** Timeout of the short status/log scripts while following (default 20 s): a wedged link is noticed after this. */
   scriptTimeoutMs?: number;
+  /** The server's state directory on the host (default stateDirFor(profile.name)); a cluster gives each node its own. */
+  stateDir?: string;
+  /** The shell text that launches the server (default: the profile's `vllm serve`); a cluster adds its parallel
+   *  flags and node environment, known only once the nodes were probed. */
+  command?: () => string;
+  /** Leave out the tool and GPU checks before the launch (a cluster has checked every node already). */
+  skipPreflight?: boolean;
 }
 
 const LOG_CHUNK = 256 * 1024;
@@ -125,7 +132,7 @@ export class ServerManager implements ServerController {
     readonly profile: ServerProfile,
     private readonly deps: ServerManagerDeps,
   ) {
-    this.stateDir = stateDirFor(profile.name);
+    this.stateDir = deps.stateDir ?? stateDirFor(profile.name);
     this.runner = deps.runner;
     this.streamer = deps.streamer ?? (typeof deps.runner.stream === 'function' ? (deps.runner as Streamer) : undefined);
     this.current = { kind: 'stopped', ...this.ref() };
@@ -338,7 +345,7 @@ export class ServerManager implements ServerController {
       this.set({ kind: 'preflight', ...this.ref(), detail: `Checking vLLM and the GPUs on ${where}…` });
       let command: string;
       try {
-        command = shellCommand(this.profile, serveArgv(this.profile));
+        command = this.deps.command ? this.deps.command() : shellCommand(this.profile, serveArgv(this.profile));
       } catch (err) {
         return this.failIf(epoch, { code: 'invalidArgument', title: 'The server profile cannot be launched', explanation: errorMessage(err), line: errorMessage(err) });
       }
@@ -347,23 +354,26 @@ export class ServerManager implements ServerController {
       const existing = await this.status();
       if (epoch !== this.epoch) return this.current;
       if (existing.alive) return await this.doReattach(opts, epoch);
-      const tools = parseWhich((await this.exec(whichScript(this.profile.environment, ['vllm', 'nvidia-smi']), 30_000)).stdout, ['vllm', 'nvidia-smi']);
-      if (epoch !== this.epoch) return this.current;
-      if (!tools.vllm) {
-        const d = diagnose('bash: vllm: command not found')!;
-        return this.failIf(epoch, { ...d, title: `vLLM is not installed on ${where} (not on PATH there)` });
+      let gpus: string | undefined;
+      if (!this.deps.skipPreflight) {
+        const tools = parseWhich((await this.exec(whichScript(this.profile.environment, ['vllm', 'nvidia-smi']), 30_000)).stdout, ['vllm', 'nvidia-smi']);
+        if (epoch !== this.epoch) return this.current;
+        if (!tools.vllm) {
+          const d = diagnose('bash: vllm: command not found')!;
+          return this.failIf(epoch, { ...d, title: `vLLM is not installed on ${where} (not on PATH there)` });
+        }
+        if (!tools['nvidia-smi']) {
+          const f = interpretNvidiaSmiFailure(127, 'nvidia-smi: command not found');
+          return this.failIf(epoch, { code: 'noGpu', title: f.title, explanation: `${f.explanation} (looked on ${where}, inside the profile's environment)`, line: 'nvidia-smi: command not found' });
+        }
+        const gpuCheck = await this.checkGpus();
+        if (epoch !== this.epoch) return this.current;
+        if ('failure' in gpuCheck) return this.failIf(epoch, gpuCheck.failure);
+        gpus = gpuCheck.summary;
+        this.foreignGpuPids = new Set(gpuCheck.processes.map((p) => p.pid));
+        if (epoch !== this.epoch) return this.current;
+        this.set({ kind: 'preflight', ...this.ref(), detail: `GPUs on ${where}: ${gpus}. Launching vLLM…` });
       }
-      if (!tools['nvidia-smi']) {
-        const f = interpretNvidiaSmiFailure(127, 'nvidia-smi: command not found');
-        return this.failIf(epoch, { code: 'noGpu', title: f.title, explanation: `${f.explanation} (looked on ${where}, inside the profile's environment)`, line: 'nvidia-smi: command not found' });
-      }
-      const gpuCheck = await this.checkGpus();
-      if (epoch !== this.epoch) return this.current;
-      if ('failure' in gpuCheck) return this.failIf(epoch, gpuCheck.failure);
-      const gpus = gpuCheck.summary;
-      this.foreignGpuPids = new Set(gpuCheck.processes.map((p) => p.pid));
-      if (epoch !== this.epoch) return this.current;
-      this.set({ kind: 'preflight', ...this.ref(), detail: `GPUs on ${where}: ${gpus}. Launching vLLM…` });
 
       const secrets = opts.apiKey ? [API_KEY_ENV] : [];
       const r = await this.runner.exec(startDetachedScript({ stateDir: this.stateDir, command, secretEnv: secrets }), {
@@ -375,7 +385,7 @@ export class ServerManager implements ServerController {
       if (epoch !== this.epoch) return this.current; // stop() came meanwhile: it stops what was launched
       if (started.kind === 'running') return await this.doReattach(opts, epoch);
       const run = this.newRun(started.pid, since, false, opts.apiKey, new VllmLogParser(), 0, () => {});
-      run.gpus = gpus;
+      if (gpus) run.gpus = gpus;
       this.recentLines.length = 0;
       return await this.follow(run, epoch);
     } catch (err) {

@@ -1,7 +1,7 @@
 // Sizing help: the smallest layout that fits the GPUs found, explained with numbers; a refusal with numbers when
 // nothing fits. GPU memory figures are what nvidia-smi reports (memory.total, MiB).
 import { strict as assert } from 'node:assert';
-import { proposeLayouts, type HostGpus } from '../../../src/core/cluster/sizing';
+import { checkLayout, proposeLayouts, type HostGpus } from '../../../src/core/cluster/sizing';
 
 const H200 = { name: 'NVIDIA H200', totalMiB: 143771 };
 const H100 = { name: 'NVIDIA H100 80GB HBM3', totalMiB: 81559 };
@@ -88,4 +88,26 @@ describe('cluster sizing', () => {
     assert.equal(r.proposals[0]!.tensorParallel, 4, '6 GPUs per host → TP4 (6 does not divide 64)');
     assert.equal(r.proposals[0]!.pipelineParallel, 2);
   });
+
+  describe('checking a given layout (a cluster profile\'s)', () => {
+    it('2× 8 H100: TP8 × PP2 over Ray and DP16 + EP both fit, with the KV room per GPU', () => {
+      const hosts = [host('a', H100), host('b', H100)];
+      const ray = checkLayout(hosts, { kind: 'tp-pp-ray', tensorParallel: 8, gpusPerNode: 8 });
+      assert.equal(ray.fits, true);
+      assert.match(ray.explanation, /^TP8 × PP2 over Ray on a \(8× NVIDIA H100 80GB HBM3\), b \(8× NVIDIA H100 80GB HBM3\): 554 GiB of weights split over 16 GPUs is 34\.6 GiB each/);
+      const dp = checkLayout(hosts, { kind: 'dp-ep', tensorParallel: 1, gpusPerNode: 8 });
+      assert.equal(dp.fits, true);
+      assert.ok(dp.kvGiBPerGpu < ray.kvGiBPerGpu);
+    });
+
+    it('2× 8 A100 40GB: refused with the numbers, and what would fit (a third host)', () => {
+      const r = checkLayout([host('a', A100_40), host('b', A100_40)], { kind: 'tp-pp-ray', tensorParallel: 8, gpusPerNode: 8 });
+      assert.equal(r.fits, false);
+      assert.match(r.explanation, /TP8 × PP2 over Ray does not fit on a .*: 554 GiB of weights split over 16 GPUs is 34\.6 GiB each, plus ~4 GiB of runtime and at least 2 GiB of KV cache = 40\.6 GiB per GPU, but the smallest GPU gives 36 GiB at gpu-memory-utilization 0\.9\./);
+      assert.match(r.explanation, /Kimi-K2\.5 does not fit on these GPUs/);
+      const three = checkLayout([host('a', A100_40), host('b', A100_40), host('c', A100_40)], { kind: 'tp-pp-ray', tensorParallel: 8, gpusPerNode: 8 });
+      assert.equal(three.fits, true);
+    });
+  });
 });
+
