@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ToolCallView } from '../../src/shared/protocol';
 import { launchBrowser, type TestBrowser } from '../harness/browser';
-import { composerView, hostReady, openChatWebview, turnMeta, userView, type ChatWebview } from '../harness/chatWebview';
+import { assistantView, composerView, hostReady, openChatWebview, scrollState, turnMeta, userView, waitUntil, type ChatWebview } from '../harness/chatWebview';
 import { REPO_ROOT } from '../harness/codeServer';
 import { screenshot } from '../harness/workbench';
 
@@ -205,6 +205,33 @@ describe('chatWebview: tool-call cards', function () {
     assert.equal(await page.locator('#app').evaluate((e) => e.classList.contains('busy')), false);
     assert.equal(await page.locator('article[data-turn-id="a1"]').getByRole('button', { name: 'Regenerate' }).isVisible(), false);
     assert.equal(await page.locator('article[data-turn-id="a2"]').getByRole('button', { name: 'Regenerate' }).isVisible(), true);
+  });
+
+  it('a long chat stays at the bottom while cards arrive, after an approval is answered and while the next round grows (a new markdown chunk is 2000 px for a moment)', async function () {
+    this.timeout(30_000);
+    wv = await openChatWebview(browser, { viewport: { width: 420, height: 600 } });
+    const { page } = wv;
+    const turns = Array.from({ length: 12 }, (_, i) => [
+      userView(`u${i}`, `Question ${i}`),
+      assistantView(`a${i}`, '', `Answer ${i}: ${'words '.repeat(60)}`, { finishReason: 'stop' }),
+    ]).flat();
+    await hostReady(wv, { id: 'long', title: 'Long', turns });
+    const scroller = page.locator('.messages');
+    await waitUntil(async () => (await scrollState(scroller)).gap <= 2, 'the list at the bottom');
+    await wv.host({ type: 'turnStarted', user: userView('u99', 'Guard fibonacci'), assistantId: 'a99', meta: turnMeta() }, 'tThinking about it.');
+    await wv.host({ type: 'toolCalls', assistantId: 'a99', calls: [edit()] });
+    const card = page.locator('article[data-turn-id="a99"] .tool-card');
+    await card.locator('.tool-approval').waitFor();
+    await waitUntil(async () => (await scrollState(scroller)).gap <= 2, 'the approval in view at the bottom');
+    await card.getByRole('button', { name: /^Accept Edit/ }).click();
+    await wv.waitForPosted('approveToolCall');
+    await wv.host({ type: 'toolCalls', assistantId: 'a99', calls: [edit({ status: 'done', approval: undefined, resultPreview: 'Applied: src/math.ts — replaced 1 line with 2.' })] });
+    await wv.host({ type: 'turnFinished', assistantId: 'a99', meta: turnMeta({ toolCalls: [edit({ status: 'done', approval: undefined })], continued: true }) });
+    await wv.host({ type: 'turnStarted', assistantId: 'a100', meta: turnMeta() });
+    await wv.host(`aDone. ${'more '.repeat(200)}`);
+    await page.locator('article[data-turn-id="a100"] .answer').getByText(/Done\./).waitFor();
+    await waitUntil(async () => (await scrollState(scroller)).gap <= 2, 'the list to follow the next round');
+    assert.equal(await page.getByRole('button', { name: 'Jump to the latest message' }).isVisible(), false);
   });
 
   it('screenshot: a read done and an edit waiting for approval', async function () {

@@ -95,9 +95,10 @@ describe('tool calling in a real VS Code', function () {
     });
   }
 
-  /** Waits for the last turn of the message (one that does not continue). */
-  function answered(from: number): Promise<unknown> {
-    return inbox.waitFor((m) => typeof m !== 'string' && m.type === 'turnFinished' && !m.meta.continued, 'the final turn of the message', { from, timeoutMs: 20_000 });
+  /** Waits for the last turn of the message (one that does not continue) and for the session to be idle again. */
+  async function answered(from: number): Promise<void> {
+    await inbox.waitFor((m) => typeof m !== 'string' && m.type === 'turnFinished' && !m.meta.continued, 'the final turn of the message', { from, timeoutMs: 20_000 });
+    await a.chat.session.idle();
   }
 
   before(async () => {
@@ -324,6 +325,36 @@ describe('tool calling in a real VS Code', function () {
     assert.equal(search, '2 matches for "values.length" in files matching "src/**":\nsrc/math.ts:9:   if (values.length === 0) throw new Error(\'mean of an empty list\');\nsrc/math.ts:10:   return values.reduce((s, v) => s + v, 0) / values.length;');
     assert.equal(find, '2 files matching "src/*.ts":\nsrc/main.ts\nsrc/math.ts');
     await answered(from);
+  });
+
+  it('"Always Allow" on a read is kept for the workspace (not asked again); Kimi: Forget "Always Allow" Decisions asks again', async () => {
+    keep('debug.log');
+    keep('trace.log');
+    fs.writeFileSync(path.join(ws, 'debug.log'), 'debug line\n');
+    fs.writeFileSync(path.join(ws, 'trace.log'), 'trace line\n');
+    await emulate({ script: [
+      { match: 'debug', thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'debug.log' } }] },
+      { match: 'debug line', thinking: 'Read.', answer: 'It says debug line.' },
+      { match: 'trace', thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'trace.log' } }] },
+      { match: 'trace line', thinking: 'Read.', answer: 'It says trace line.' },
+      { match: 'again', thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'trace.log' } }] },
+    ] });
+    let from = inbox.mark();
+    await send({ type: 'send', text: 'What is in debug.log?' });
+    const asking = await cards(from, (c) => c[0]?.status === 'awaitingApproval', 'the read awaiting approval');
+    assert.deepEqual(asking.calls[0]!.approval, { kind: 'sensitiveRead', path: 'debug.log', reason: 'it is ignored by .gitignore (rule "*.log")', alwaysAllow: 'Always let read_file read files ignored by .gitignore in this workspace' });
+    await send({ type: 'approveToolCall', callId: asking.calls[0]!.id, decision: 'always' });
+    await answered(from);
+    from = inbox.mark();
+    await send({ type: 'send', text: 'And trace.log?' });
+    await cards(from, (c) => c[0]?.status === 'done', 'the second read done');
+    await answered(from);
+    assert.ok(!inbox.ofType('toolCalls', from).some((m) => m.calls.some((c) => c.status === 'awaitingApproval')), 'not asked');
+
+    await vscode.commands.executeCommand('kimi.resetToolApprovals');
+    from = inbox.mark();
+    await send({ type: 'send', text: 'Read trace.log again' });
+    await cards(from, (c) => c[0]?.status === 'awaitingApproval', 'asked again after the reset');
   });
 
   it('kimi.tools.enabled false: the request carries no tools; a server without tool flags: the 400 offers Restart with Flags', async () => {

@@ -107,6 +107,12 @@ export class ToolApprovals {
     return true;
   }
 
+  /** Answered already by an earlier "Always allow" (the card need not ask). */
+  remembered(req: ApprovalRequest): boolean {
+    const key = alwaysAllowKey(req);
+    return !!key && !!this.opts.memory?.has(key);
+  }
+
   /** Whether "Always allow" can be offered for this request. */
   canAlwaysAllow(req: ApprovalRequest): boolean {
     return !!this.opts.memory && alwaysAllowKey(req) !== undefined;

@@ -88,7 +88,9 @@ export function approvalView(req: ApprovalRequest, approvals: Pick<ToolApprovals
   }
 }
 
-function cardOf(c: ToolCallInfo, approvals: Pick<ToolApprovals, 'canAlwaysAllow'>): ToolCallView {
+function cardOf(c: ToolCallInfo, approvals: Pick<ToolApprovals, 'canAlwaysAllow' | 'remembered'>): ToolCallView {
+  // A request the user allowed for good earlier is accepted at once: the card does not flash Accept / Reject.
+  if (c.status === 'awaitingApproval' && c.approval && approvals.remembered(c.approval)) c = { ...c, status: 'running', approval: undefined };
   return {
     id: c.id,
     name: c.name,
@@ -115,7 +117,7 @@ export class ToolTurnView {
   constructor(
     private readonly turn: LiveTurn,
     private readonly host: ToolRunHost,
-    private readonly approvals: Pick<ToolApprovals, 'canAlwaysAllow'>,
+    private readonly approvals: Pick<ToolApprovals, 'canAlwaysAllow' | 'remembered'>,
   ) {}
 
   readonly onEvent = (e: ToolLoopEvent): void => {

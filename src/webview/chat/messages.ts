@@ -20,6 +20,7 @@ export class MessageList {
   private turns: (UserTurn | AssistantTurn)[] = [];
   private current: AssistantTurn | undefined;
   private pinned = true;
+  private lastTop = 0;
   private lastUser: UserTurn | undefined;
   private lastAssistant: AssistantTurn | undefined;
 
@@ -37,7 +38,11 @@ export class MessageList {
     this.element = el('div', { className: 'messages-wrap' }, this.scroller, this.jump);
 
     this.scroller.addEventListener('scroll', () => {
-      this.pinned = this.atBottom();
+      // Only a scroll up (the user's) leaves the bottom: content can grow for a moment before it settles (a markdown
+      // chunk's content-visibility placeholder is 2000 px), and a scroll event seen then must not unpin the view.
+      const top = this.scroller.scrollTop;
+      this.pinned = this.atBottom() || (this.pinned && top >= this.lastTop);
+      this.lastTop = top;
       this.jump.hidden = this.pinned;
     }, { passive: true });
     // Content grows (a streamed frame was rendered, a turn was added, a block collapsed …) or the panel resizes.

@@ -136,7 +136,7 @@ class ToolCard {
     if (!a) {
       this.approvalEl.replaceChildren();
       // Keep the keyboard in the card that was just answered.
-      if (hadFocus) this.summary.focus();
+      if (hadFocus) this.summary.focus({ preventScroll: true });
       return;
     }
     const parts: Node[] = [];
@@ -145,7 +145,7 @@ class ToolCard {
       // this card, on its header.
       const hadFocus = this.approvalEl.contains(document.activeElement);
       for (const b of this.approvalEl.querySelectorAll('button')) b.disabled = true;
-      if (hadFocus) this.summary.focus();
+      if (hadFocus) this.summary.focus({ preventScroll: true });
       this.post({ type: 'approveToolCall', callId: c.id, decision });
     };
     let acceptLabel = 'Accept';

@@ -244,6 +244,7 @@ describe('chat session with tools', function () {
     const round2 = await r.inbox.waitType('turnStarted', { from: from + 1, where: (m) => m.assistantId !== both.assistantId });
     const read = await r.inbox.waitType('toolCalls', { from, where: (m) => m.assistantId === round2.assistantId && m.calls[0]?.status === 'done' });
     assert.match(read.calls[0]!.resultPreview!, /^build\/other\.js \(lines 1-1 of 1\)/);
+    assert.ok(!r.inbox.ofType('toolCalls', from).some((m) => m.assistantId === round2.assistantId && m.calls[0]?.status === 'awaitingApproval'), 'not asked again, not even for a moment');
     assert.deepEqual([...r.p.remembered], [alwaysAllowKey({ kind: 'sensitiveRead', tool: 'read_file', path: { display: 'build/out.js' } as Json, reason: '', sensitivity: 'ignored' })]);
     await r.session.idle();
   });
