@@ -9,8 +9,9 @@
 // out/bench/baseline/ → N A/B rounds, one fresh code-server each, order alternated → one in-situ round (VS Code
 // activating the unpacked extension itself) → the server-lifecycle benchmark (test/bench/lifecycleBench.ts), which
 // rewrites its own <!-- bench:lifecycle --> section → the markdown rendering benchmark (test/bench/renderBench.ts:
-// the webview's streaming renderer against a naive one in Chromium), which rewrites its own <!-- bench:render -->.
-// `--only lifecycle|render` runs just that benchmark (compiling test/bench first).
+// the webview's streaming renderer against a naive one in Chromium), which rewrites its own <!-- bench:render --> →
+// search_text over a generated 50,000-file workspace (test/bench/searchBench.ts), its own <!-- bench:search -->.
+// `--only lifecycle|render|search` runs just that benchmark (compiling test/bench first).
 // Env: KIMI_BENCH_ROUND_TIMEOUT_MS (per round, default 120000), KIMI_TEST_VERBOSE=1 (extension host log lines).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,7 +40,7 @@ const ms = (x) => `${x.toFixed(1)} ms`;
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log('usage: npm run bench [-- --rounds N]   (N A/B rounds, default 5; each starts a fresh code-server)');
-  console.log('       npm run bench -- --only lifecycle|render   (just that benchmark and its section)');
+  console.log('       npm run bench -- --only lifecycle|render|search   (just that benchmark and its section)');
   process.exit(0);
 }
 let rounds = 5;
@@ -47,7 +48,7 @@ let only;
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--only') {
     only = argv[++i];
-    if (!['lifecycle', 'render'].includes(only)) fatal(`--only wants lifecycle or render, got ${only}`);
+    if (!['lifecycle', 'render', 'search'].includes(only)) fatal(`--only wants lifecycle, render or search, got ${only}`);
   } else if (argv[i] === '--rounds') {
     rounds = Number(argv[++i]);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) fatal(`--rounds wants an integer from 1 to 50, got ${argv[i]}`);
@@ -81,7 +82,7 @@ function run(cmd, args, what) {
 if (only) {
   step('compiling test/bench');
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join('test', 'bench', 'tsconfig.json')], 'tsc -p test/bench/tsconfig.json');
-  const script = { lifecycle: 'lifecycleBench.js', render: 'renderBench.js' }[only];
+  const script = { lifecycle: 'lifecycleBench.js', render: 'renderBench.js', search: 'searchBench.js' }[only];
   try {
     execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', script), '--doc', benchDoc, '--command', `npm run bench -- --only ${only}`], { cwd: root, stdio: 'inherit', timeout: 60 * 60_000 });
   } catch (e) {
@@ -342,4 +343,13 @@ try {
   execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', 'renderBench.js'), '--doc', benchDoc, '--command', command], { cwd: root, stdio: 'inherit', timeout: 60 * 60_000 });
 } catch (e) {
   fatal(`the markdown rendering benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
+}
+
+// ---- 8. search_text (issue #5): the real tool over a generated 50,000-file workspace, against a naive walk --------
+
+step('search_text (test/bench/searchBench.ts: 50,000 generated files; the naive JavaScript walk takes most of it)');
+try {
+  execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', 'searchBench.js'), '--doc', benchDoc, '--command', command], { cwd: root, stdio: 'inherit', timeout: 30 * 60_000 });
+} catch (e) {
+  fatal(`the search_text benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
 }
