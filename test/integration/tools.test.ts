@@ -195,6 +195,24 @@ describe('tool calling in a real VS Code', function () {
     assert.match(bodies()[1].messages.at(-1).content, /^The user rejected the edit/);
   });
 
+  it('Stop while an edit waits: the diff closes, the card ends stopped, the file is unchanged, nothing more is sent', async () => {
+    const math = keep('src/math.ts');
+    const before = fs.readFileSync(math);
+    await emulate({ script: [{ thinking: 'Rewrite.', toolCalls: [{ name: 'propose_edit', arguments: { path: 'src/math.ts', newText: 'export {};\n' } }] }] });
+    const from = inbox.mark();
+    await send({ type: 'send', text: 'Rewrite math.ts' });
+    await cards(from, (c) => c[0]?.status === 'awaitingApproval', 'the edit awaiting approval');
+    await tabsUntil(() => proposalTabs().length === 1, 'the diff editor opens');
+    await send({ type: 'stop' });
+    const stopped = await cards(from, (c) => c[0]?.status === 'cancelled', 'the edit cancelled');
+    assert.equal(stopped.calls[0]!.approval, undefined);
+    await answered(from);
+    await tabsUntil(() => proposalTabs().length === 0, 'the diff closes');
+    assert.ok(fs.readFileSync(math).equals(before));
+    assert.equal(bodies().length, 1);
+    assert.equal(inbox.last('composer')!.composer.busy, false);
+  });
+
   it('Accept from the diff\'s title bar creates a new file (and its folder) through a WorkspaceEdit', async () => {
     const created = keep('docs/notes/todo.md');
     cleanups.push(() => fs.rmSync(path.join(ws, 'docs'), { recursive: true, force: true }));
