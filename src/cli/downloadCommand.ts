@@ -3,11 +3,13 @@
 // first and a progress line (bytes, speed, ETA). The download runs detached on the host: Ctrl+C cancels it (SIGINT
 // to modelscope; partial files stay and a rerun resumes); a dropped connection does not stop it — run the command
 // again to follow it. --json prints one JSON DownloadState per line (at most two a second, and the last).
+import { downloadCluster } from '../core/cluster/clusterDownload';
+import { isClusterProfile } from '../core/cluster/clusterPlan';
 import { downloadModel } from '../core/download/modelDownload';
 import { formatBytes } from '../core/download/modelscopeProgress';
 import type { DownloadState } from '../core/server/lifecycleTypes';
 import { parseArgs, UsageError } from './args';
-import { PROFILE_FLAGS, resolveProfile, runnerFor } from './profiles';
+import { clusterRunners, PROFILE_FLAGS, resolveProfile, runnerFor } from './profiles';
 import type { Io } from './serveCommand';
 
 export const DOWNLOAD_USAGE = 'kimi-vllm download [--profile NAME] [--config FILE] [--host local|SSH-DEST] [--model ID] [--include GLOB]… [--exclude GLOB]… [--json]';
@@ -25,7 +27,10 @@ export async function runDownload(argv: string[], io: Io): Promise<number> {
   const profile = resolveProfile(flags, io.env);
   const json = flags.json === true;
   const tty = io.stderr.isTTY === true && !json;
-  const runner = runnerFor(profile, io.env);
+  const cluster = isClusterProfile(profile) ? profile : undefined;
+  const clusterOpened: { close?(): Promise<void> }[] = [];
+  const get = cluster ? clusterRunners(profile, io.env) : undefined;
+  const runner = cluster ? undefined : runnerFor(profile, io.env);
   let lastJson = 0;
   let lastLine = '';
   let lastPrinted = 0;
@@ -52,17 +57,28 @@ export async function runDownload(argv: string[], io: Io): Promise<number> {
     lastLine = line;
   };
   try {
-    const end = await downloadModel(runner, profile, {
+    const opts = {
       ...(lists.include ? { include: lists.include } : {}),
       ...(lists.exclude ? { exclude: lists.exclude } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
       onState,
-    });
+    };
+    const end = cluster
+      ? await downloadCluster(
+          cluster,
+          (host) => {
+            const r = get!(host);
+            clusterOpened.push(r);
+            return r;
+          },
+          opts,
+        )
+      : await downloadModel(runner!, profile, opts);
     if (tty) io.stderr.write('\n');
     else if (unprinted) io.stderr.write(`${unprinted}\n`); // the last progress, so a log shows where it ended
     switch (end.kind) {
       case 'done':
-        if (!json) io.stdout.write(`downloaded ${profile.model} to ${end.dir} on ${profile.host === 'local' ? 'this machine' : profile.host}\n`);
+        if (!json) io.stdout.write(cluster ? `downloaded ${profile.model} to ${end.dir}\n` : `downloaded ${profile.model} to ${end.dir} on ${profile.host === 'local' ? 'this machine' : profile.host}\n`);
         return 0;
       case 'cancelled':
         if (!json) io.stderr.write('kimi-vllm: download cancelled; the partial files are kept and a rerun resumes.\n');
@@ -74,7 +90,8 @@ export async function runDownload(argv: string[], io: Io): Promise<number> {
         return 1;
     }
   } finally {
-    await runner.close?.();
+    await runner?.close?.();
+    for (const r of new Set(clusterOpened)) await r.close?.();
   }
 }
 

@@ -1,11 +1,13 @@
 // `kimi-vllm gpus [--profile NAME] [--config FILE] [--host …] [--json]`: the target's GPUs as nvidia-smi reports
 // them (through the profile's environment, locally or over SSH), who holds them, and whether the profile's
 // `vllm serve -tp N` would pass the pre-flight there.
+import { isClusterProfile, type ClusterProfile } from '../core/cluster/clusterPlan';
+import { probeClusterGpus } from '../core/cluster/clusterProbe';
 import type { ServerProfile } from '../core/config/serverProfile';
 import { formatGiB, interpretNvidiaSmiFailure, NVIDIA_SMI_QUERY, parseComputeApps, parseGpuQuery, preflight, summarizeGpus } from '../core/server/gpuProbe';
 import { shellCommand } from '../core/server/vllmCommand';
 import { parseArgs, UsageError } from './args';
-import { PROFILE_FLAGS, resolveProfile, runnerFor } from './profiles';
+import { clusterRunners, PROFILE_FLAGS, resolveProfile, runnerFor } from './profiles';
 import type { Io } from './serveCommand';
 
 export const GPUS_USAGE = 'kimi-vllm gpus [--profile NAME] [--config FILE] [--host local|SSH-DEST] [--tp N] [--json]';
@@ -14,6 +16,7 @@ export async function runGpus(argv: string[], io: Io): Promise<number> {
   const { flags, positionals } = parseArgs(argv, PROFILE_FLAGS);
   if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const profile: ServerProfile = resolveProfile(flags, io.env);
+  if (isClusterProfile(profile)) return clusterGpus(profile, flags.json === true, io);
   const runner = runnerFor(profile, io.env);
   const where = profile.host === 'local' ? 'this machine' : profile.host;
   try {
@@ -46,5 +49,33 @@ export async function runGpus(argv: string[], io: Io): Promise<number> {
     return 0;
   } finally {
     await runner.close?.();
+  }
+}
+
+/** A cluster: every node's GPUs, whether the profile's layout holds the model on them, and what sizing proposes. */
+async function clusterGpus(profile: ClusterProfile, json: boolean, io: Io): Promise<number> {
+  const runners = new Map<string, ReturnType<ReturnType<typeof clusterRunners>>>();
+  const get = clusterRunners(profile, io.env);
+  const runnerOf = (host: string) => {
+    const r = get(host);
+    runners.set(host, r);
+    return r;
+  };
+  try {
+    const r = await probeClusterGpus(profile, runnerOf);
+    if (json) {
+      io.stdout.write(
+        `${JSON.stringify({
+          nodes: r.nodes.map((n) => ({ host: n.host, role: n.role, summary: n.summary, gpus: n.gpus })),
+          layout: r.layout ? { fits: r.layout.fits, explanation: r.layout.explanation } : { fits: false, explanation: r.lines[r.nodes.length] },
+          sizing: { fits: r.sizing.fits, summary: r.sizing.summary, proposals: r.sizing.proposals.map((x) => ({ kind: x.kind, title: x.title, hosts: x.hosts })) },
+        })}\n`,
+      );
+    } else {
+      for (const line of r.lines) io.stdout.write(`${line}\n`);
+    }
+    return r.nodes.some((n) => n.gpus === null) ? 1 : 0;
+  } finally {
+    for (const runner of runners.values()) await runner.close?.();
   }
 }

@@ -17,17 +17,23 @@ Usage:
       Is the server ready, and what does it serve? Exit 0 when ready, 1 otherwise.
   kimi-vllm serve start|stop|status|logs [--profile NAME] [--config FILE] [--host local|SSH-DEST]
                  [--model PATH-OR-ID] [--port N] [--tp N] [--max-model-len N] [--json] [--follow] [--lines N]
+                 [--node HOST|N]
       Run vllm serve (Kimi-K2.5's recommended flags) detached on this machine or an SSH host. start exits 0
       once the server answers and leaves it running; status/stop/logs (and the VS Code extension) find it.
       --config is a JSON file {"servers":[…]} with the schema of the kimi.servers setting.
       For an SSH host, start and status print the "ssh -N -L …" command that makes the server reachable here.
       The config file defaults to $KIMI_VLLM_CONFIG, else ~/.config/kimi-vllm/config.json, else this machine.
+      A profile with "cluster": {"workers": [...], "layout": "ray"|"dp"} runs on several hosts (its host is the head):
+      every node is checked first, then Ray and vLLM start in order; status --json adds a "nodes" array, and
+      logs --node HOST|N reads one node's log (0 is the head).
   kimi-vllm download [--profile NAME] [--config FILE] [--host …] [--model ID] [--include GLOB]… [--exclude GLOB]…
                  [--json]
       modelscope download of the model into the profile's download dir on the target: disk check first, a
-      progress line (bytes, speed, ETA); Ctrl+C cancels (partial files stay, a rerun resumes).
+      progress line (bytes, speed, ETA); Ctrl+C cancels (partial files stay, a rerun resumes). For a cluster: onto
+      every node at once, or once on the head when cluster.sharedStorage says the model dir is shared.
   kimi-vllm gpus [--profile NAME] [--config FILE] [--host …] [--tp N] [--json]
-      The target's GPUs, who holds them, and whether the profile passes the GPU pre-flight.
+      The target's GPUs, who holds them, and whether the profile passes the GPU pre-flight. For a cluster: every
+      node's GPUs, whether the profile's layout holds the model there, and the smallest layout that would.
   kimi-vllm --version
   kimi-vllm --help
 

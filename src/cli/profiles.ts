@@ -3,7 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultProfile, serverProfileSchema, type ServerProfile } from '../core/config/serverProfile';
 import { parseSettings, preview } from '../core/config/settings';
-import { freeLocalPort as coreFreeLocalPort, hostShellFor, type HostShell } from '../core/server/hostShell';
+import { ClusterManager } from '../core/cluster/clusterManager';
+import { isClusterProfile } from '../core/cluster/clusterPlan';
+import { freeLocalPort as coreFreeLocalPort, hostShellFor, type HostRunner, type HostShell } from '../core/server/hostShell';
 import { ServerManager } from '../core/server/serverManager';
 import { quote } from '../core/server/shellQuote';
 import { parseDestination } from '../core/server/ssh';
@@ -111,17 +113,29 @@ export function runnerFor(profile: ServerProfile, env: NodeJS.ProcessEnv = proce
   return hostShell(profile, env).runner;
 }
 
-export function managerFor(profile: ServerProfile, env: NodeJS.ProcessEnv = process.env): ServerManager {
+export function managerFor(profile: ServerProfile, env: NodeJS.ProcessEnv = process.env): ServerManager | ClusterManager {
   const grace = (name: string, fallback: number) => {
     const v = Number(env[name]);
     return Number.isFinite(v) && v >= 0 ? v : fallback;
   };
-  return new ServerManager(profile, {
-    runner: runnerFor(profile, env),
-    freeLocalPort,
-    // KIMI_VLLM_STOP_INT_SEC / _TERM_SEC: how long stop waits after SIGINT, then SIGTERM (default 15 and 10).
-    stopGrace: { intSec: grace('KIMI_VLLM_STOP_INT_SEC', 15), termSec: grace('KIMI_VLLM_STOP_TERM_SEC', 10) },
-  });
+  // KIMI_VLLM_STOP_INT_SEC / _TERM_SEC: how long stop waits after SIGINT, then SIGTERM (default 15 and 10).
+  const stopGrace = { intSec: grace('KIMI_VLLM_STOP_INT_SEC', 15), termSec: grace('KIMI_VLLM_STOP_TERM_SEC', 10) };
+  if (isClusterProfile(profile)) return new ClusterManager(profile, { runnerFor: clusterRunners(profile, env), freeLocalPort, stopGrace });
+  return new ServerManager(profile, { runner: runnerFor(profile, env), freeLocalPort, stopGrace });
+}
+
+/** One runner per host of a cluster (each SSH destination its own multiplexed connection, the profile's ssh config
+ *  file or $KIMI_VLLM_SSH_CONFIG for all). */
+export function clusterRunners(profile: ServerProfile, env: NodeJS.ProcessEnv = process.env): (host: string) => HostRunner {
+  const runners = new Map<string, HostRunner>();
+  return (host) => {
+    let r = runners.get(host);
+    if (!r) {
+      r = hostShell({ ...profile, host }, env).runner;
+      runners.set(host, r);
+    }
+    return r;
+  };
 }
 
 export const freeLocalPort = coreFreeLocalPort;

@@ -7,6 +7,8 @@
 // extension opens its own tunnel).
 import type { ServerProfile } from '../core/config/serverProfile';
 import type { LifecycleState } from '../core/server/lifecycleTypes';
+import { ClusterManager } from '../core/cluster/clusterManager';
+import type { ClusterNodeStatus, StopReport } from '../core/server/lifecycleTypes';
 import type { ServerManager } from '../core/server/serverManager';
 import { parseArgs, UsageError } from './args';
 import { managerFor, PROFILE_FLAGS, resolveProfile, tunnelHint } from './profiles';
@@ -20,7 +22,7 @@ export interface Io {
 }
 
 export const SERVE_USAGE =
-  'kimi-vllm serve start|stop|status|logs [--profile NAME] [--config FILE] [--host local|SSH-DEST] [--model PATH-OR-ID] [--port N] [--tp N] [--max-model-len N] [--json] [--follow] [--lines N]';
+  'kimi-vllm serve start|stop|status|logs [--profile NAME] [--config FILE] [--host local|SSH-DEST] [--model PATH-OR-ID] [--port N] [--tp N] [--max-model-len N] [--json] [--follow] [--lines N] [--node HOST|N]';
 
 /** `kimi-vllm serve start|stop|status|logs …` */
 export async function runServe(argv: string[], io: Io): Promise<number> {
@@ -28,21 +30,23 @@ export async function runServe(argv: string[], io: Io): Promise<number> {
   if (sub !== 'start' && sub !== 'stop' && sub !== 'status' && sub !== 'logs') {
     throw new UsageError(sub ? `unknown serve command "${sub}" (start, stop, status, logs)` : 'serve needs a command: start, stop, status or logs');
   }
-  const { flags, positionals } = parseArgs(rest, { ...PROFILE_FLAGS, follow: { value: false }, lines: { value: true } });
+  const { flags, positionals } = parseArgs(rest, { ...PROFILE_FLAGS, follow: { value: false }, lines: { value: true }, node: { value: true } });
   if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  if ((flags.follow || flags.lines !== undefined) && sub !== 'logs') throw new UsageError('--follow and --lines belong to "serve logs"');
+  if ((flags.follow || flags.lines !== undefined || flags.node !== undefined) && sub !== 'logs') throw new UsageError('--follow, --lines and --node belong to "serve logs"');
   const profile = resolveProfile(flags, io.env);
   const json = flags.json === true;
   const apiKey = io.env.KIMI_API_KEY || undefined;
   const m = managerFor(profile, io.env);
+  if (typeof flags.node === 'string' && !(m instanceof ClusterManager)) throw new UsageError(`--node: the profile "${profile.name}" is not a cluster (it has no cluster.workers)`);
   try {
     switch (sub) {
       case 'start':
         return await start(m, profile, json, apiKey, io);
       case 'status': {
         const s = await m.inspect(apiKey ? { apiKey } : {});
-        if (json) io.stdout.write(`${JSON.stringify(statusJson(s, profile))}\n`);
-        else io.stdout.write(`${humanStatus(s, profile)}\n`);
+        const nodes = m instanceof ClusterManager ? m.nodes : undefined;
+        if (json) io.stdout.write(`${JSON.stringify({ ...statusJson(s, profile), ...(nodes ? { nodes: nodesJson(nodes) } : {}) })}\n`);
+        else io.stdout.write(`${humanStatus(s, profile)}\n${nodes ? humanNodes(nodes) : ''}`);
         // 0: the question was answered (whatever the state); 1: the host could not be asked.
         return s.kind === 'failed' && s.pid === undefined && /over SSH|could not be managed|local command failed/.test(s.diagnosis.title) ? 1 : 0;
       }
@@ -50,11 +54,22 @@ export async function runServe(argv: string[], io: Io): Promise<number> {
         const r = await m.stop();
         if (json) io.stdout.write(`${JSON.stringify(r)}\n`);
         else io.stdout.write(`${r.message ?? r.result}\n`);
-        return r.result === 'survived' || !r.portClosed ? 1 : 0;
+        return r.result === 'survived' || !r.portClosed || leftBehind(r) ? 1 : 0;
       }
       case 'logs': {
         const n = typeof flags.lines === 'string' ? Number(flags.lines) : 200;
         if (!Number.isInteger(n) || n < 1) throw new UsageError(`--lines must be a positive whole number, got ${JSON.stringify(flags.lines)}`);
+        if (m instanceof ClusterManager && typeof flags.node === 'string') {
+          let node: number;
+          try {
+            node = m.nodeIndex(flags.node);
+          } catch (e) {
+            throw new UsageError(`--node: ${e instanceof Error ? e.message : String(e)}`);
+          }
+          if (!flags.follow) for (const line of await m.nodeLogTail(node, n)) io.stdout.write(`${line}\n`);
+          else await m.followNodeLog(node, (line) => io.stdout.write(`${line}\n`), { backlog: n, ...(io.signal ? { signal: io.signal } : {}) });
+          return 0;
+        }
         if (!flags.follow) {
           for (const line of await m.logTail(n)) io.stdout.write(`${line}\n`);
           return 0;
@@ -69,7 +84,7 @@ export async function runServe(argv: string[], io: Io): Promise<number> {
   }
 }
 
-async function start(m: ServerManager, profile: ServerProfile, json: boolean, apiKey: string | undefined, io: Io): Promise<number> {
+async function start(m: ServerManager | ClusterManager, profile: ServerProfile, json: boolean, apiKey: string | undefined, io: Io): Promise<number> {
   let last = '';
   const tty = io.stderr.isTTY === true;
   m.onState((s) => {
@@ -82,11 +97,13 @@ async function start(m: ServerManager, profile: ServerProfile, json: boolean, ap
   });
   const s = await m.start({ ...(apiKey ? { apiKey } : {}), ...(io.signal ? { signal: io.signal } : {}) });
   if (tty && !json) io.stderr.write('\n');
-  if (json) io.stdout.write(`${JSON.stringify(statusJson(s, profile))}\n`);
+  const nodes = m instanceof ClusterManager ? m.nodes : undefined;
+  if (json) io.stdout.write(`${JSON.stringify({ ...statusJson(s, profile), ...(nodes ? { nodes: nodesJson(nodes) } : {}) })}\n`);
   if (s.kind === 'failed') {
     io.stderr.write(`kimi-vllm: ${oneLine(`${s.diagnosis.title}: ${s.diagnosis.explanation}${s.diagnosis.fix ? ` Fix: ${s.diagnosis.fix.label}.` : ''}`)}\n`);
     return 1;
   }
+  if (nodes && !json && s.kind === 'ready') io.stdout.write(humanNodes(nodes));
   if (s.kind !== 'ready') {
     io.stderr.write(`kimi-vllm: not ready (${s.kind}${s.kind === 'starting' ? `: ${s.phase}` : ''}); the server keeps starting on ${profile.host} — see "kimi-vllm serve status".\n`);
     return 1;
@@ -120,6 +137,30 @@ export function statusJson(s: LifecycleState, profile?: ServerProfile): Record<s
     ...(hint && s.kind === 'ready' ? { tunnel: hint.command } : {}),
     ...(s.kind === 'failed' ? { diagnosis: { code: s.diagnosis.code, title: s.diagnosis.title, explanation: s.diagnosis.explanation, ...(s.diagnosis.fix ? { fix: s.diagnosis.fix } : {}) } } : {}),
   };
+}
+
+/** The `nodes` array of `serve status --json` for a cluster profile. */
+export function nodesJson(nodes: readonly ClusterNodeStatus[]): Record<string, unknown>[] {
+  return nodes.map((n) => ({
+    host: n.host,
+    role: n.role,
+    ip: n.ip ?? null,
+    state: n.state,
+    gpus: n.gpus ?? null,
+    pids: n.pids ?? {},
+    detail: n.detail ?? null,
+    lastLine: n.lastLine ?? null,
+  }));
+}
+
+function humanNodes(nodes: readonly ClusterNodeStatus[]): string {
+  return nodes
+    .map((n) => `  ${n.role === 'head' ? 'head  ' : 'worker'} ${n.host === 'local' ? 'this machine' : n.host}${n.ip ? ` (${n.ip})` : ''}: ${n.state}${n.detail ? ` — ${n.detail}` : ''}${n.gpus ? `\n    GPUs: ${n.gpus}` : ''}${n.lastLine ? `\n    last: ${n.lastLine}` : ''}\n`)
+    .join('');
+}
+
+function leftBehind(r: StopReport): boolean {
+  return (r.nodes ?? []).some((n) => n.leftovers.length > 0 || Object.keys(n.gpuMemoryHeld).length > 0 || n.error !== undefined);
 }
 
 function progressLine(s: LifecycleState): string | undefined {

@@ -698,6 +698,26 @@ export class ClusterManager implements ClusterController {
     return this.head.followLog(onLine, opts);
   }
 
+  /** The same for any node: its last `backlog` lines, then new ones until its process ends or `signal` aborts. */
+  async followNodeLog(node: number, onLine: (line: string) => void, opts: { signal?: AbortSignal; backlog?: number } = {}): Promise<void> {
+    if (node === 0) return this.head.followLog(onLine, opts);
+    if (!this.specs[node]) throw new Error(`the cluster has no node ${node}`);
+    const proc = this.process(node, this.profile.cluster.layout === 'ray' ? 'ray' : 'vllm');
+    for (const l of await proc.tail(opts.backlog ?? 50)) onLine(l);
+    if (opts.signal?.aborted) return;
+    const f = proc.follow((l) => onLine(l), { ...(this.deps.pollMs ? { pollMs: this.deps.pollMs } : {}) });
+    opts.signal?.addEventListener('abort', () => f.stop(), { once: true });
+    await f.ended;
+  }
+
+  /** The index of a node given as its host or its index ('0' is the head). */
+  nodeIndex(which: string): number {
+    const byHost = this.specs.findIndex((s) => s.host === which);
+    if (byHost >= 0) return byHost;
+    if (/^\d+$/.test(which) && this.specs[Number(which)]) return Number(which);
+    throw new Error(`the cluster "${this.profile.name}" has no node ${JSON.stringify(which)} (its nodes: ${this.specs.map((s, i) => `${i} ${s.host}`).join(', ')})`);
+  }
+
   /**
    * One look at the cluster without following it (`kimi-vllm serve status`): the head's server as ServerManager
    * sees it, and what runs on every node, its GPUs and its last log line.
