@@ -30,6 +30,9 @@ function step(name, cmd, cmdArgs) {
 
 step('build', 'node', ['esbuild.mjs']);
 step('build:test', 'npx', ['tsc', '-p', 'tsconfig.test.json']);
+// esbuild does not type-check: the browser code (webview, and the test pages that load it) is checked here.
+step('typecheck:webview', 'npx', ['tsc', '--noEmit', '-p', 'src/webview/tsconfig.json']);
+step('typecheck:browser-tests', 'npx', ['tsc', '--noEmit', '-p', 'test/browser/tsconfig.json']);
 
 const mochaBin = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
 const reporter = path.join(root, 'out', 'test', 'support', 'countingReporter.js');
