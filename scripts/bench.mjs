@@ -10,8 +10,10 @@
 // activating the unpacked extension itself) → the server-lifecycle benchmark (test/bench/lifecycleBench.ts), which
 // rewrites its own <!-- bench:lifecycle --> section → the markdown rendering benchmark (test/bench/renderBench.ts:
 // the webview's streaming renderer against a naive one in Chromium), which rewrites its own <!-- bench:render --> →
-// search_text over a generated 50,000-file workspace (test/bench/searchBench.ts), its own <!-- bench:search -->.
-// `--only lifecycle|render|search` runs just that benchmark (compiling test/bench first).
+// search_text over a generated 50,000-file workspace (test/bench/searchBench.ts), its own <!-- bench:search --> →
+// the chat host (test/bench/chatBench.ts: bytes posted to the webview vs bytes generated, the stream normaliser vs
+// JSON.parse, reopening a 1,000-turn conversation), its own <!-- bench:chat -->.
+// `--only lifecycle|render|search|chat` runs just that benchmark (compiling test/bench first).
 // Env: KIMI_BENCH_ROUND_TIMEOUT_MS (per round, default 120000), KIMI_TEST_VERBOSE=1 (extension host log lines).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,7 +42,7 @@ const ms = (x) => `${x.toFixed(1)} ms`;
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log('usage: npm run bench [-- --rounds N]   (N A/B rounds, default 5; each starts a fresh code-server)');
-  console.log('       npm run bench -- --only lifecycle|render|search   (just that benchmark and its section)');
+  console.log('       npm run bench -- --only lifecycle|render|search|chat   (just that benchmark and its section)');
   process.exit(0);
 }
 let rounds = 5;
@@ -48,7 +50,7 @@ let only;
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--only') {
     only = argv[++i];
-    if (!['lifecycle', 'render', 'search'].includes(only)) fatal(`--only wants lifecycle, render or search, got ${only}`);
+    if (!['lifecycle', 'render', 'search', 'chat'].includes(only)) fatal(`--only wants lifecycle, render, search or chat, got ${only}`);
   } else if (argv[i] === '--rounds') {
     rounds = Number(argv[++i]);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) fatal(`--rounds wants an integer from 1 to 50, got ${argv[i]}`);
@@ -82,7 +84,7 @@ function run(cmd, args, what) {
 if (only) {
   step('compiling test/bench');
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join('test', 'bench', 'tsconfig.json')], 'tsc -p test/bench/tsconfig.json');
-  const script = { lifecycle: 'lifecycleBench.js', render: 'renderBench.js', search: 'searchBench.js' }[only];
+  const script = { lifecycle: 'lifecycleBench.js', render: 'renderBench.js', search: 'searchBench.js', chat: 'chatBench.js' }[only];
   try {
     execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', script), '--doc', benchDoc, '--command', `npm run bench -- --only ${only}`], { cwd: root, stdio: 'inherit', timeout: 60 * 60_000 });
   } catch (e) {
@@ -352,4 +354,13 @@ try {
   execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', 'searchBench.js'), '--doc', benchDoc, '--command', command], { cwd: root, stdio: 'inherit', timeout: 30 * 60_000 });
 } catch (e) {
   fatal(`the search_text benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
+}
+
+// ---- 9. chat host (issue #4): bytes posted to the webview, stream normaliser throughput, 1,000-turn reopen ---------
+
+step('chat host (test/bench/chatBench.ts: a real ChatSession against the emulator at 4 speeds, normaliser vs JSON.parse, 1,000-turn reopen)');
+try {
+  execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', 'chatBench.js'), '--doc', benchDoc, '--command', command], { cwd: root, stdio: 'inherit', timeout: 30 * 60_000 });
+} catch (e) {
+  fatal(`the chat benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
 }
