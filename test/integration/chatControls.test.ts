@@ -1,0 +1,137 @@
+// The chat panel's controls inside a real VS Code extension host against the vLLM emulator, asserted on what the
+// emulator received and on what VS Code itself holds afterwards: the Thinking / Instant switch and the sampling from
+// real settings (defaults = the protocol sheet's recommendation, overridable), Copy into the real clipboard,
+// Regenerate and edit-and-resend of the last message.
+import { strict as assert } from 'node:assert';
+import * as vscode from 'vscode';
+import type { AssistantTurn, UserTurn } from '../../src/core/chat/conversation';
+import type { KimiApi } from '../../src/extension';
+import type { WebviewToHost } from '../../src/shared/protocol';
+import { startEmulator, type EmulatorServerHandle } from '../emulator/server';
+import { ChatInbox } from '../support/chatInbox';
+import type { Json } from '../unit/chat/helpers';
+
+const EXT_ID = 'kimi-selfhosted.kimi-vllm';
+const cfg = () => vscode.workspace.getConfiguration('kimi');
+
+describe('chat controls in a real VS Code (what the server receives)', function () {
+  this.timeout(60_000);
+  let a: KimiApi;
+  let inbox: ChatInbox;
+  let tap: vscode.Disposable | undefined;
+  let emulator: EmulatorServerHandle;
+
+  const send = (msg: WebviewToHost) => a.chat.receive(msg);
+  const bodies = (): Json[] => emulator.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body as Json);
+
+  /** Sends `text` (as the webview does) and waits for its turn to finish without an error. */
+  async function ask(msg: WebviewToHost): Promise<Json> {
+    const before = bodies().length;
+    const from = inbox.mark();
+    await send(msg);
+    const done = await inbox.finished(from);
+    assert.equal(done.meta.error, undefined, JSON.stringify(done.meta.error));
+    assert.equal(bodies().length, before + 1, 'one request reached the server');
+    return bodies().at(-1)!;
+  }
+
+  before(async function () {
+    this.timeout(30_000);
+    const ext = vscode.extensions.getExtension<KimiApi>(EXT_ID)!;
+    a = ext.isActive ? ext.exports : await ext.activate();
+    emulator = await startEmulator({ tokensPerSecond: 2000 });
+    const baseUrl = `${emulator.url}/v1`;
+    await cfg().update('endpoint.baseUrl', baseUrl, vscode.ConfigurationTarget.Global);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const v = await a.services.status.check();
+      if (v.state === 'ready' && v.baseUrl === baseUrl) break;
+      if (Date.now() > deadline) throw new Error(`the extension never saw ${baseUrl} ready: ${JSON.stringify(v)}`);
+    }
+  });
+
+  beforeEach(async () => {
+    inbox = new ChatInbox();
+    tap = a.chat.onDidPost(inbox.push);
+    await send({ type: 'ready' });
+    await send({ type: 'newChat' });
+  });
+
+  afterEach(async () => {
+    tap?.dispose();
+    await send({ type: 'stop' });
+    await send({ type: 'setMode', mode: 'thinking' });
+    await a.chat.session.idle();
+    for (const k of ['chat.mode', 'chat.thinkingTemperature', 'chat.instantTemperature', 'chat.topP']) {
+      await cfg().update(k, undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  after(async () => {
+    await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);
+    await emulator?.close();
+  });
+
+  it('Thinking sends the recommended sampling and no template switch; Instant sends chat_template_kwargs {"thinking": false} at 0.6 and gets no thinking back', async () => {
+    const thinking = await ask({ type: 'send', text: 'Why is the sky blue?' });
+    assert.equal(thinking.chat_template_kwargs, undefined);
+    assert.deepEqual([thinking.temperature, thinking.top_p], [1, 0.95]);
+
+    const from = inbox.mark();
+    await send({ type: 'setMode', mode: 'instant' });
+    assert.equal((await inbox.waitType('composer', { from })).composer.mode, 'instant');
+    const turnFrom = inbox.mark();
+    const instant = await ask({ type: 'send', text: 'And at sunset?' });
+    assert.deepEqual(instant.chat_template_kwargs, { thinking: false });
+    assert.deepEqual([instant.temperature, instant.top_p], [0.6, 0.95]);
+    assert.equal(inbox.streamed(turnFrom).thinking, '', 'no thinking in Instant mode');
+    assert.ok(inbox.streamed(turnFrom).answer.length > 0);
+  });
+
+  it('the sampling is overridable in settings, per mode; the mode setting picks the switch', async () => {
+    await cfg().update('chat.thinkingTemperature', 0.8, vscode.ConfigurationTarget.Global);
+    await cfg().update('chat.instantTemperature', 0.3, vscode.ConfigurationTarget.Global);
+    await cfg().update('chat.topP', 0.7, vscode.ConfigurationTarget.Global);
+    const thinking = await ask({ type: 'send', text: 'First question' });
+    assert.deepEqual([thinking.temperature, thinking.top_p, thinking.chat_template_kwargs], [0.8, 0.7, undefined]);
+
+    const from = inbox.mark();
+    await cfg().update('chat.mode', 'instant', vscode.ConfigurationTarget.Global);
+    assert.equal((await inbox.waitType('composer', { from, where: (m) => m.composer.mode === 'instant' })).composer.mode, 'instant');
+    const instant = await ask({ type: 'send', text: 'Second question' });
+    assert.deepEqual([instant.temperature, instant.top_p, instant.chat_template_kwargs], [0.3, 0.7, { thinking: false }]);
+  });
+
+  it('Copy puts the code block into VS Code\'s clipboard', async () => {
+    const code = `const stamp = ${Date.now()};\nconsole.log(stamp);`;
+    await vscode.env.clipboard.writeText('something else');
+    await send({ type: 'copyCode', code });
+    assert.equal(await vscode.env.clipboard.readText(), code);
+  });
+
+  it('Regenerate re-sends the same request and replaces the last answer; edit-and-resend replaces the last message and its answer', async () => {
+    emulator.setScript([
+      { match: 'capital of France', thinking: 'Easy.', answer: 'First answer: Paris.' },
+      { match: 'capital of France', thinking: 'Again.', answer: 'Second answer: Paris, still.' },
+      { match: 'capital of Italy', thinking: 'Rome.', answer: 'Rome.' },
+    ]);
+    const first = await ask({ type: 'send', text: 'What is the capital of France?' });
+    const conv = () => a.chat.session.conversation;
+    const answerId = conv().turns[1]!.id;
+    assert.equal((conv().turns[1] as AssistantTurn).answer, 'First answer: Paris.');
+
+    const again = await ask({ type: 'regenerate', turnId: answerId });
+    assert.deepEqual(again.messages, first.messages, 'the same request again');
+    assert.equal(conv().turns.length, 2, 'the answer was replaced, not added');
+    assert.equal((conv().turns[1] as AssistantTurn).answer, 'Second answer: Paris, still.');
+
+    const userId = conv().turns[0]!.id;
+    const edited = await ask({ type: 'editResend', turnId: userId, text: 'What is the capital of Italy?' });
+    // (with tools on, a system message comes first)
+    const conversational = (edited.messages as Json[]).filter((m) => m.role !== 'system');
+    assert.deepEqual(conversational, [{ role: 'user', content: 'What is the capital of Italy?' }], 'the old exchange is not sent');
+    assert.equal(conv().turns.length, 2);
+    assert.equal((conv().turns[0] as UserTurn).text, 'What is the capital of Italy?');
+    assert.equal((conv().turns[1] as AssistantTurn).answer, 'Rome.');
+  });
+});
