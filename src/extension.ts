@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { ChatViewProvider, CHAT_VIEW_ID, type ChatTestHook } from './vscode/chatView';
+import { ClusterView, type ClusterViewTestHook } from './vscode/cluster/clusterView';
 import { registerChatCommands } from './vscode/commands/chatCommands';
 import { ExplainCommands } from './vscode/commands/explainCommands';
 import { registerServerCommands } from './vscode/commands/serverCommands';
@@ -27,6 +28,8 @@ export interface KimiApi {
   readonly chat: ChatTestHook;
   /** Inline explanations, for the integration tests (created on first use). */
   readonly explain: ExplainTestHook;
+  /** The Cluster Nodes view, for the integration tests (what it shows for each node). */
+  readonly cluster: ClusterViewTestHook;
 }
 
 /** Set while active: closes connections and log followers on deactivate (never stops a server). */
@@ -46,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
 
     const chat = own(context, new ChatViewProvider(context.extensionUri, services));
     const explain = own(context, new ExplainCommands(services, chat));
+    const cluster = own(context, new ClusterView(services));
     context.subscriptions.push(
       registerServerCommands(services),
       registerChatCommands(services, chat),
@@ -65,7 +69,7 @@ export function activate(context: vscode.ExtensionContext): KimiApi {
     const activationMs = performance.now() - loadedAt;
     log.info(`Activated in ${activationMs.toFixed(1)} ms`);
     return {
-      activationMs, services, server, chat: chat.testHook,
+      activationMs, services, server, chat: chat.testHook, cluster: cluster.testHook,
       get explain() {
         return explain.testHook;
       },

@@ -148,26 +148,36 @@ export class ClusterManager implements ClusterController {
 
   start(opts: StartOptions = {}): Promise<LifecycleState> {
     if (this.current.kind === 'ready') return Promise.resolve(this.current);
-    if (!this.starting) {
-      const epoch = ++this.epoch;
-      const p: Promise<LifecycleState> = this.doStart(opts, epoch).finally(() => {
-        if (this.starting === p) this.starting = undefined;
-      });
-      this.starting = p;
+    if (this.starting && this.startingKind === 'reattach') {
+      // A reattach is looking for a running cluster: its answer first, then a start only if it found none (never a
+      // second cluster next to one it found). A stop meanwhile (a new epoch) or the caller's signal cancels it.
+      const epoch = this.epoch;
+      const next = (): Promise<LifecycleState> | LifecycleState =>
+        epoch !== this.epoch || this.disposed || opts.signal?.aborted || this.current.kind === 'ready' ? this.current : this.start(opts);
+      return withSignal(this.starting.then(next, next), opts.signal, () => this.current);
     }
-    return withSignal(this.starting, opts.signal, () => this.current);
+    if (!this.starting) this.begin('start', (epoch) => this.doStart(opts, epoch));
+    return withSignal(this.starting!, opts.signal, () => this.current);
   }
 
   reattach(opts: StartOptions = {}): Promise<LifecycleState> {
     if (this.current.kind === 'ready') return Promise.resolve(this.current);
-    if (!this.starting) {
-      const epoch = ++this.epoch;
-      const p: Promise<LifecycleState> = this.doReattach(opts, epoch).finally(() => {
-        if (this.starting === p) this.starting = undefined;
-      });
-      this.starting = p;
-    }
-    return withSignal(this.starting, opts.signal, () => this.current);
+    if (!this.starting) this.begin('reattach', (epoch) => this.doReattach(opts, epoch));
+    return withSignal(this.starting!, opts.signal, () => this.current);
+  }
+
+  private startingKind: 'start' | 'reattach' | undefined;
+
+  private begin(kind: 'start' | 'reattach', op: (epoch: number) => Promise<LifecycleState>): void {
+    const epoch = ++this.epoch;
+    const p: Promise<LifecycleState> = op(epoch).finally(() => {
+      if (this.starting === p) {
+        this.starting = undefined;
+        this.startingKind = undefined;
+      }
+    });
+    this.starting = p;
+    this.startingKind = kind;
   }
 
   private async doStart(opts: StartOptions, epoch: number): Promise<LifecycleState> {

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Services } from '../services';
+import { checkClusterSizing, showNodeLogs } from '../cluster/clusterCommands';
 import { showServerActions } from '../server/actionsPick';
 import { downloadWithProgress } from '../server/downloadFlow';
 import { showServerLogs } from '../server/logsView';
@@ -22,6 +23,8 @@ export function registerServerCommands(s: Services): vscode.Disposable {
     }),
     vscode.commands.registerCommand('kimi.restartServer', () => restartWithProgress(s)),
     vscode.commands.registerCommand('kimi.showServerLogs', () => showServerLogs(s)),
+    vscode.commands.registerCommand('kimi.showNodeLogs', (node?: unknown) => showNodeLogs(s, typeof node === 'number' ? node : undefined)),
+    vscode.commands.registerCommand('kimi.checkClusterSizing', () => checkClusterSizing(s)),
     vscode.commands.registerCommand('kimi.serverActions', () => showServerActions(s)),
     vscode.commands.registerCommand('kimi.checkServer', async () => {
       const v = await s.status.check();

@@ -1,6 +1,10 @@
 // The one place where the VS Code side meets the lifecycle core: it builds the ServerController (ServerManager)
 // and the model download for a profile, over one runner — LocalShell for `local`, one multiplexed SSH connection
 // otherwise (hostShellFor). Everything else in src/vscode/ talks to the ServerController interface only.
+import { downloadCluster } from '../../core/cluster/clusterDownload';
+import { ClusterManager } from '../../core/cluster/clusterManager';
+import { isClusterProfile, layoutTitle, type ClusterProfile } from '../../core/cluster/clusterPlan';
+import { probeClusterGpus, type ClusterGpuReport } from '../../core/cluster/clusterProbe';
 import type { ServerProfile } from '../../core/config/serverProfile';
 import { downloadModel } from '../../core/download/modelDownload';
 import { NVIDIA_SMI_QUERY, parseComputeApps, parseGpuQuery, summarizeGpus, interpretNvidiaSmiFailure } from '../../core/server/gpuProbe';
@@ -24,11 +28,14 @@ export interface ServerHandle {
   download(opts: DownloadOptions): Promise<DownloadState>;
   /** One line about the host's GPUs ("8× NVIDIA H200, 140.4 GiB each, all free"), or why it cannot be known. */
   probeGpus(): Promise<string>;
+  /** A cluster profile: every node's GPUs, the profile's layout checked on them, the smallest layout that fits. */
+  sizing?(): Promise<ClusterGpuReport>;
   /** Stops following logs and closes the connection; never stops the server. */
   dispose(): Promise<void>;
 }
 
 export function createServerHandle(profile: ServerProfile): ServerHandle {
+  if (isClusterProfile(profile)) return createClusterHandle(profile);
   const runner = lazyRunner(profile);
   const controller = new ServerManager(profile, { runner, freeLocalPort, stopGrace: { intSec: 15, termSec: 10 } });
   let disposed: Promise<void> | undefined;
@@ -43,6 +50,40 @@ export function createServerHandle(profile: ServerProfile): ServerHandle {
         onState: opts.onState,
       }),
     probeGpus: () => probeGpus(runner, profile),
+    dispose: () => (disposed ??= controller.dispose()),
+  };
+}
+
+/** A cluster profile: a ClusterManager over one lazy connection per node (the head's also carries the tunnel). */
+function createClusterHandle(profile: ClusterProfile): ServerHandle {
+  const runners = new Map<string, HostRunner>();
+  const runnerFor = (host: string): HostRunner => {
+    let r = runners.get(host);
+    if (!r) {
+      r = lazyRunner({ ...profile, host });
+      runners.set(host, r);
+    }
+    return r;
+  };
+  const controller = new ClusterManager(profile, { runnerFor, freeLocalPort, stopGrace: { intSec: 15, termSec: 10 } });
+  const sizing = () => probeClusterGpus(profile, runnerFor);
+  let disposed: Promise<void> | undefined;
+  return {
+    profile,
+    controller,
+    download: (opts) =>
+      downloadCluster(profile, runnerFor, {
+        ...(opts.include?.length ? { include: opts.include } : {}),
+        ...(opts.exclude?.length ? { exclude: opts.exclude } : {}),
+        signal: opts.signal,
+        onState: opts.onState,
+      }),
+    probeGpus: async () => {
+      const r = await sizing();
+      const verdict = r.layout ? (r.layout.fits ? `${layoutTitle(profile)} fits` : `${layoutTitle(profile)} does NOT fit`) : `a node has too few GPUs for ${layoutTitle(profile)}`;
+      return `${r.nodes.length} nodes (${r.nodes.map((n) => `${n.host === 'local' ? 'this machine' : n.host}: ${n.summary}`).join('; ')}) — ${verdict}`;
+    },
+    sizing,
     dispose: () => (disposed ??= controller.dispose()),
   };
 }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { isClusterProfile } from '../../core/cluster/clusterPlan';
 import type { ServerProfile } from '../../core/config/serverProfile';
 import type { DownloadState } from '../../core/server/lifecycleTypes';
 import { modelPath } from '../../core/server/vllmCommand';
@@ -26,7 +27,9 @@ export async function downloadWithProgress(s: Services): Promise<DownloadState |
   }
   const profile = s.server.profiles().length > 1 ? await pickProfile(s.server, 'Kimi: Download Model — onto which host?') : s.server.profile();
   if (!profile) return undefined;
-  const where = `${modelPath(profile)} on ${hostLabel(profile.host)}`;
+  const where = isClusterProfile(profile)
+    ? `${modelPath(profile)} ${profile.cluster.sharedStorage ? `on the shared storage (from ${hostLabel(profile.host)})` : `on each of the ${profile.cluster.workers.length + 1} nodes`}`
+    : `${modelPath(profile)} on ${hostLabel(profile.host)}`;
   const scope = await vscode.window.showQuickPick<ScopeItem>(
     [
       { scope: 'all', label: '$(cloud-download) The whole model', description: `${profile.model}, about 595 GB`, detail: `Into ${where}` },

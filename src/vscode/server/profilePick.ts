@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { isClusterProfile, layoutTitle } from '../../core/cluster/clusterPlan';
 import type { ServerProfile } from '../../core/config/serverProfile';
 import { modelPath } from '../../core/server/vllmCommand';
 import type { ServerService } from './serverService';
@@ -29,7 +30,9 @@ export async function pickProfile(server: ServerService, title: string): Promise
         profile: p,
         label: `${p.name === active ? '$(check)' : '$(server)'} ${p.name}`,
         description: `${hostLabel(p.host)}${running}`,
-        detail: `GPUs: ${gpuInfo.get(p.name) ?? 'checking…'} · needs ${p.tensorParallelSize} (-tp) · port ${p.port} · ${modelPath(p)}`,
+        detail: isClusterProfile(p)
+          ? `Cluster: ${layoutTitle(p)}, head ${hostLabel(p.host)} + ${p.cluster.workers.length} worker${p.cluster.workers.length > 1 ? 's' : ''} · GPUs: ${gpuInfo.get(p.name) ?? 'checking…'}`
+          : `GPUs: ${gpuInfo.get(p.name) ?? 'checking…'} · needs ${p.tensorParallelSize} (-tp) · port ${p.port} · ${modelPath(p)}`,
       };
     });
     const current = qp.items.find((i) => i.profile.name === active);

@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import type { ServerProfile } from '../../core/config/serverProfile';
 import type { Fix } from '../../core/server/diagnosis';
-import type { DownloadState, LifecycleState, StopReport, Unsubscribe } from '../../core/server/lifecycleTypes';
+import type { ClusterGpuReport } from '../../core/cluster/clusterProbe';
+import { isClusterController, type ClusterNodeStatus, type DownloadState, type LifecycleState, type StopReport, type Unsubscribe } from '../../core/server/lifecycleTypes';
 import type { ConfigService } from '../config';
 import { Disposable } from '../lifecycle';
 import type { Secrets } from '../secrets';
@@ -21,9 +22,14 @@ export class ServerService extends Disposable {
   private downloading: AbortController | undefined;
   private readonly changed = this.register(new vscode.EventEmitter<LifecycleState>());
   private readonly downloadChanged = this.register(new vscode.EventEmitter<DownloadState>());
+  private readonly nodesChanged = this.register(new vscode.EventEmitter<readonly ClusterNodeStatus[] | undefined>());
+  /** The workers' log terminals of a cluster ("Kimi Server: <profile> · <host>"), by node index. */
+  private readonly nodeTerminals = new Map<number, ServerTerminal>();
   /** The active profile's lifecycle state changed (or another profile became active). */
   readonly onDidChange = this.changed.event;
   readonly onDidChangeDownload = this.downloadChanged.event;
+  /** The nodes of the active cluster profile changed (undefined: the active profile is not a cluster). */
+  readonly onDidChangeNodes = this.nodesChanged.event;
   readonly terminal: ServerTerminal;
 
   constructor(
@@ -43,6 +49,7 @@ export class ServerService extends Disposable {
       // A running download is not cancelled: it runs detached on the host, and "Download Model" again follows it.
       dispose: () => {
         for (const u of this.subs.splice(0)) u();
+        for (const t of this.nodeTerminals.values()) t.dispose();
         void this.handle.dispose();
       },
     });
@@ -81,6 +88,37 @@ export class ServerService extends Disposable {
 
   get download(): DownloadState {
     return this.downloadState;
+  }
+
+  /** The nodes of the cluster this service follows, head first; undefined when its profile is a single host. */
+  get nodes(): readonly ClusterNodeStatus[] | undefined {
+    const c = this.handle.controller;
+    return isClusterController(c) ? c.nodes : undefined;
+  }
+
+  /** A worker's log in its own terminal (filled with the end of its log on the node the first time). */
+  async showNodeLog(node: number): Promise<void> {
+    const c = this.handle.controller;
+    if (!isClusterController(c)) throw new Error(`"${this.handle.profile.name}" is not a cluster`);
+    const n = c.nodes[node];
+    if (!n) throw new Error(`the cluster has no node ${node}`);
+    const t = this.nodeTerminal(node, n.host);
+    if (t.lineCount === 0) {
+      const lines = await c.nodeLogTail(node, 300);
+      t.note(`The last ${lines.length} lines of the log of ${n.role === 'head' ? 'the head' : `worker ${node}`} (${n.host}) of "${this.handle.profile.name}":`);
+      for (const l of lines) t.write(l);
+    }
+    t.show();
+  }
+
+  /** Sizing help for a cluster profile (every node's GPUs probed); undefined for a single host. */
+  async sizing(profile: ServerProfile): Promise<ClusterGpuReport | undefined> {
+    const own = sameProfile(profile, this.handle.profile) ? undefined : createServerHandle(profile);
+    try {
+      return await (own ?? this.handle).sizing?.();
+    } finally {
+      if (own) void own.dispose();
+    }
   }
 
   /** The base URL chat requests go to: the managed server's while it is ready (for SSH, the tunnel's local end),
@@ -203,10 +241,33 @@ export class ServerService extends Disposable {
     return true;
   }
 
+  private nodeTerminal(node: number, host: string): ServerTerminal {
+    let t = this.nodeTerminals.get(node);
+    if (!t) {
+      t = new ServerTerminal();
+      t.setProfile(`${this.handle.profile.name} · ${host === 'local' ? 'this machine' : host}`);
+      this.nodeTerminals.set(node, t);
+    }
+    return t;
+  }
+
   private attach(profile: ServerProfile): ServerHandle {
     for (const u of this.subs.splice(0)) u();
+    for (const t of this.nodeTerminals.values()) t.dispose();
+    this.nodeTerminals.clear();
     const handle = createServerHandle(profile);
     this.terminal.setProfile(profile.name);
+    const c = handle.controller;
+    if (isClusterController(c)) {
+      this.subs.push(
+        c.onNodes((nodes) => this.nodesChanged.fire(nodes)),
+        c.onNodeLog((node, line) => {
+          if (node > 0) this.nodeTerminals.get(node)?.write(line);
+        }),
+      );
+    }
+    // Fired after the handle is in place (the view asks for the nodes of the new profile).
+    queueMicrotask(() => this.nodesChanged.fire(isClusterController(c) ? c.nodes : undefined));
     this.subs.push(
       handle.controller.onState((s) => {
         if (s.kind !== 'starting' || !s.progress) this.log.info(`Server "${s.profile}" (${s.host}): ${describeState(s)}`);

@@ -27,6 +27,11 @@ export async function stopWithProgress(s: Services, opts: { quiet?: boolean } = 
 }
 
 export function stopText(name: string, port: number, r: StopReport): { message: string; warning: boolean } {
+  if (r.nodes) {
+    // A cluster: the core checked every node and says what it found.
+    const left = r.nodes.some((n) => n.leftovers.length > 0 || Object.keys(n.gpuMemoryHeld).length > 0 || n.error !== undefined);
+    return { message: `Kimi: ${r.message ?? `"${name}" stopped.`}`, warning: left || r.result === 'survived' };
+  }
   const held = Object.entries(r.gpuMemoryHeld);
   const gpus = held.map(([i, mib]) => `GPU ${i}: ${(mib / 1024).toFixed(1)} GiB`).join(', ');
   if (r.result === 'not-running' || r.result === 'stale') {

@@ -41,7 +41,11 @@ describe('ClusterManager: reattach, failures, hostile values, sizing (real sshd 
   it('VS Code closes and reopens: the new session reattaches to the running cluster (head and worker), chats, and stops it all', async () => {
     const p = f.profile('Reattach me', { workers: [1] });
     const first = f.manager(p);
+    // VS Code looks for a running cluster at activation; a Start pressed meanwhile waits for that answer (none) and
+    // then launches — one cluster.
+    const looking = first.reattach();
     const ready = await first.start();
+    assert.equal((await looking).kind, 'stopped');
     assert.ok(ready.kind === 'ready', JSON.stringify(ready).slice(0, 1000));
     await first.dispose();
     f.managers.splice(f.managers.indexOf(first), 1);
