@@ -3,12 +3,25 @@
 // with nothing left running anywhere; a worker that dies mid-start stops the whole cluster with a diagnosis naming it;
 // a host without enough GPUs is refused before anything starts; a worker that cannot reach the head is refused too.
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import type { LifecycleState } from '../../../src/core/server/lifecycleTypes';
 import { parseStatus, statusScript } from '../../../src/core/server/remoteScripts';
 import { SshConnection } from '../../../src/core/server/ssh';
 import { nodeStateDir } from '../../../src/core/cluster/clusterPlan';
 import { chat, waitFor } from '../lifecycle/lifecycleKit';
+import { cmdline, groupMembers } from '../server/kit';
 import { clusterFixture, type ClusterFixture } from './clusterKit';
+
+/** The environment of a process (the test hosts share this machine's process table). */
+function environ(pid: number): Record<string, string> {
+  return Object.fromEntries(
+    fs
+      .readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+}
 
 function nothingLeft(f: ClusterFixture): void {
   for (const h of f.hosts) {
@@ -56,6 +69,15 @@ describe('ClusterManager (real sshd hosts on a shared LAN)', function () {
     assert.equal(m.nodes[1]!.ip, f.hosts[1]!.host.address, 'the worker address read from its SSH connection');
     assert.match(m.nodes[0]!.gpus ?? '', /8× NVIDIA H100 80GB HBM3/);
     assert.ok(m.nodes.every((n) => n.lastLine), 'every node shows its last log line');
+    // Every node's Ray runs with its own address for vLLM and the interface that holds it for NCCL and Gloo.
+    for (const [i, n] of m.nodes.entries()) {
+      const ray = groupMembers(n.pids!.ray!).find((pid) => /emulator\/ray\/cli\.js start/.test(cmdline(pid)));
+      assert.ok(ray, `the ray start process of ${n.host}`);
+      const env = environ(ray);
+      assert.equal(env.VLLM_HOST_IP, f.hosts[i]!.host.address);
+      assert.match(env.NCCL_SOCKET_IFNAME ?? '', /^kvs\d+n$/, 'the veth that holds the node\'s address');
+      assert.equal(env.GLOO_SOCKET_IFNAME, env.NCCL_SOCKET_IFNAME);
+    }
     // Every node holds its GPUs (Ray actors on both).
     assert.equal(f.claims(f.hosts[0]!).length, 8);
     assert.equal(f.claims(f.hosts[1]!).length, 8);
