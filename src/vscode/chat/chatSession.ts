@@ -115,6 +115,14 @@ interface Target {
   maxModelLen?: number;
   apiKey?: string;
   reasoningParser?: boolean;
+  /** The tools the request goes out with (decided before the context check, which counts them). */
+  tools: ToolsPlan;
+}
+
+/** The tools of a turn as decided before sending: the tools, or why there are none (said once per session). */
+interface ToolsPlan {
+  tools?: TurnTools;
+  reason?: string;
 }
 
 type UserDraft = Pick<UserTurn, 'text' | 'attachments' | 'images'>;
@@ -388,9 +396,16 @@ export class ChatSession {
       }
       const apiKey = await this.p.apiKey();
       if (ctrl.signal.aborted) return undefined;
+      const tools = this.planTools();
       if (server.maxModelLen) {
+        // What is actually sent: the conversation's messages with the tool instructions in the system prompt, and the
+        // tool declarations (the server renders both into the prompt).
+        const messages = toRequestMessages({ turns: turnsToSend(), ...(this.conv.systemPrompt ? { systemPrompt: this.conv.systemPrompt } : {}) });
         try {
-          checkContextFits(toRequestMessages({ turns: turnsToSend(), ...(this.conv.systemPrompt ? { systemPrompt: this.conv.systemPrompt } : {}) }), { maxModelLen: server.maxModelLen });
+          checkContextFits(withSystemPrompt(messages, tools.tools?.systemPrompt), {
+            maxModelLen: server.maxModelLen,
+            ...(tools.tools ? { tools: tools.tools.registry.definitions() } : {}),
+          });
         } catch (e) {
           this.composerError(messageOf(e));
           return undefined;
@@ -403,6 +418,7 @@ export class ChatSession {
         ...(server.maxModelLen ? { maxModelLen: server.maxModelLen } : {}),
         ...(apiKey ? { apiKey } : {}),
         ...(reasoningParser !== undefined ? { reasoningParser } : {}),
+        tools,
       };
     } finally {
       if (this.preparing === ctrl) this.preparing = undefined;
@@ -433,36 +449,47 @@ export class ChatSession {
       sampling: this.p.chatSettings().sampling,
       ...(target.apiKey ? { apiKey: target.apiKey } : {}),
     };
-    const tools = this.toolsFor(turn);
+    const tools = this.toolsFor(turn, target.tools);
     turn.done = tools ? this.streamWithTools(turn, req, target.reasoningParser, tools) : this.stream(turn, req, target.reasoningParser);
     this.lastTurnDone = turn.done;
   }
 
-  /** The tools of this turn, or undefined to answer without (then, once per session, why — e.g. Restricted Mode). */
-  private toolsFor(turn: ActiveTurn): TurnTools | undefined {
+  /** The tools a request would go out with now (settings, Workspace Trust, folders), or why there are none. The
+   *  approvals are wired here; they belong to the turn that sends the request (toolsFor). */
+  private planTools(): ToolsPlan {
     let avail: ToolsAvailability | undefined;
+    let approvals: ToolApprovals | undefined;
     try {
-      avail = this.p.tools?.((req, signal, call) => turn.approvals ? turn.approvals.request(req, signal, call) : Promise.resolve('reject'));
+      avail = this.p.tools?.((req, signal, call) => approvals ? approvals.request(req, signal, call) : Promise.resolve('reject'));
     } catch (e) {
       this.p.log.warn(`Chat: the workspace tools are unavailable: ${messageOf(e)}`);
-      avail = { enabled: false, reason: `Kimi answers without workspace tools this time: ${messageOf(e)}` };
+      return { reason: `Kimi answers without workspace tools this time: ${messageOf(e)}` };
     }
-    if (!avail?.enabled) {
-      if (avail?.reason && !this.toolsNoticeShown) {
+    if (!avail?.enabled) return avail?.reason ? { reason: avail.reason } : {};
+    const registry = createToolRegistry({ workspace: !!avail.port, demo: avail.demo });
+    if (!registry.names.length) return {};
+    approvals = new ToolApprovals({ ...(avail.presenter ? { presenter: avail.presenter } : {}), ...(avail.memory ? { memory: avail.memory } : {}) });
+    return {
+      tools: {
+        registry,
+        ...(avail.port ? { port: avail.port, systemPrompt: workspaceSystemPrompt(avail.port, { canEdit: true }) } : {}),
+        maxRounds: avail.maxRounds,
+        approvals,
+      },
+    };
+  }
+
+  /** The planned tools of this turn, or undefined to answer without (then, once per session, why — e.g. Restricted Mode). */
+  private toolsFor(turn: ActiveTurn, plan: ToolsPlan): TurnTools | undefined {
+    if (!plan.tools) {
+      if (plan.reason && !this.toolsNoticeShown) {
         this.toolsNoticeShown = true;
-        this.notice('info', avail.reason);
+        this.notice('info', plan.reason);
       }
       return undefined;
     }
-    const registry = createToolRegistry({ workspace: !!avail.port, demo: avail.demo });
-    if (!registry.names.length) return undefined;
-    turn.approvals = new ToolApprovals({ ...(avail.presenter ? { presenter: avail.presenter } : {}), ...(avail.memory ? { memory: avail.memory } : {}) });
-    return {
-      registry,
-      ...(avail.port ? { port: avail.port, systemPrompt: workspaceSystemPrompt(avail.port, { canEdit: true }) } : {}),
-      maxRounds: avail.maxRounds,
-      approvals: turn.approvals,
-    };
+    turn.approvals = plan.tools.approvals;
+    return plan.tools;
   }
 
   /** One message through the tool loop: each round is its own assistant turn (docs/tools.md, "In the chat"). */

@@ -5,7 +5,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AssistantTurn } from '../../../src/core/chat/conversation';
+import { CHARS_PER_TOKEN, DEFAULT_RESERVE_OUTPUT_TOKENS, estimateTokens, type AssistantTurn } from '../../../src/core/chat/conversation';
+import { createToolRegistry } from '../../../src/core/tools/registry';
 import { HistoryStore } from '../../../src/core/chat/historyStore';
 import { NodeWorkspace } from '../../../src/core/tools/nodeWorkspace';
 import type { ApprovalDecision, ApprovalRequest } from '../../../src/core/tools/types';
@@ -310,6 +311,37 @@ describe('chat session with tools', function () {
       assert.notEqual(b.messages[0].role, 'system');
     }
     assert.equal(r.inbox.ofType('notice').length, 1);
+  });
+
+  it('the context pre-check counts what is sent with tools (their declarations, the system prompt): refused before sending', async () => {
+    const maxModelLen = 3000;
+    const r = await rig({ script: [{ answer: 'Fits without tools.' }] });
+    r.p.serverView = { ...r.p.serverView, maxModelLen };
+    // A message that fits on its own, but not with the ten tools' JSON and the workspace instructions.
+    const text = 'x'.repeat((maxModelLen - DEFAULT_RESERVE_OUTPUT_TOKENS - 150) * CHARS_PER_TOKEN);
+    const alone = estimateTokens([{ role: 'user', content: text }]);
+    assert.ok(alone + DEFAULT_RESERVE_OUTPUT_TOKENS <= maxModelLen, `the message alone fits (${alone} tokens)`);
+    const toolsJson = estimateTokens([], createToolRegistry({ workspace: true, demo: false }).definitions()) - estimateTokens([]);
+    assert.ok(toolsJson > 150, `the tool declarations do not fit beside it (${toolsJson} tokens)`);
+
+    const from = r.inbox.mark();
+    await r.send({ type: 'send', text });
+    const err = await r.inbox.waitType('composerError', { from });
+    assert.match(err.message, /^This message was not sent: the conversation needs about [\d,]+ tokens .* server's context is 3,000 tokens \(max_model_len\)/);
+    const needed = Number(/about ([\d,]+) tokens/.exec(err.message)![1]!.replace(/,/g, ''));
+    assert.ok(needed >= alone + toolsJson, `the estimate (${needed}) counts the tools (${alone} + ${toolsJson})`);
+    assert.equal(r.inbox.ofType('turnStarted', from).length, 0);
+    assert.equal(chatBodies(h!).length, 0, 'nothing reached the server (no 400 from it)');
+    assert.equal(r.session.conversation.turns.length, 0);
+
+    // Without tools (turned off) the same message goes out: the check counts only what is sent.
+    r.p.availability = 'off';
+    const again = r.inbox.mark();
+    await r.send({ type: 'send', text });
+    const fin = await r.inbox.finished(again);
+    assert.equal(fin.meta.error, undefined);
+    assert.equal(chatBodies(h!).length, 1);
+    assert.equal(chatBodies(h!)[0].tools, undefined);
   });
 
   it('a server without --enable-auto-tool-choice: the 400 names the flags and offers Restart with Flags, which gets them', async () => {
