@@ -499,7 +499,7 @@ export class ChatSession {
     const timer = setInterval(() => {
       saving ??= this.save(conv).finally(() => (saving = undefined));
     }, this.saveIntervalMs);
-    const view = new ToolTurnView(turn, { post: (m) => this.post(m), text: (c, t) => this.batcher.text(c, t), notice: (l, t) => this.notice(l, t), now: this.now }, tools.approvals);
+    const view = new ToolTurnView(turn, { post: (m) => this.post(m), text: (c, t) => this.batcher.text(c, t), notice: (l, t) => this.notice(l, t), now: this.now, canRestartServer: () => this.p.server().managed?.kind === 'ready' }, tools.approvals);
     const { messages, ...chat } = req;
     try {
       await runToolLoop({

@@ -47,6 +47,9 @@ export interface ToolRunHost {
   text(channel: 't' | 'a', text: string): void;
   notice(level: 'info' | 'warning', text: string): void;
   now(): number;
+  /** Whether the server is one of the extension's own profiles, running (so "Restart with Flags" can do it);
+   *  otherwise a 400 "auto tool choice requires …" only names the flags to add. */
+  canRestartServer?(): boolean;
 }
 
 const CARD_POST_INTERVAL_MS = 100;
@@ -208,6 +211,10 @@ export class ToolTurnView {
       ...stored, id: live.id, createdAt: live.createdAt,
       ...(this.turn.abort.signal.aborted && !more ? { stopped: true } : {}),
     };
+    if (final.error?.action === 'restartServerWithFlags' && !this.host.canRestartServer?.()) {
+      const { action: _offered, ...error } = final.error;
+      final.error = error;
+    }
     const i = this.turn.conv.turns.indexOf(live);
     if (i >= 0) this.turn.conv.turns[i] = final;
     else this.turn.conv.turns.push(final);

@@ -344,8 +344,20 @@ describe('chat session with tools', function () {
     assert.equal(chatBodies(h!)[0].tools, undefined);
   });
 
-  it('a server without --enable-auto-tool-choice: the 400 names the flags and offers Restart with Flags, which gets them', async () => {
+  it('a server that is not one of Kimi\'s profiles without --enable-auto-tool-choice: the 400 names the flags, no Restart button', async () => {
     const r = await rig({ enableAutoToolChoice: false });
+    const from = r.inbox.mark();
+    await r.send({ type: 'send', text: 'read something' });
+    const fin = await r.inbox.finished(from);
+    assert.equal(fin.meta.error?.kind, 'toolChoiceNotEnabled');
+    assert.deepEqual(fin.meta.error?.actions, ['retry']);
+    assert.match(fin.meta.error!.message, /Restart `vllm serve` with --enable-auto-tool-choice --tool-call-parser kimi_k2 to use tools/);
+    assert.deepEqual(fin.meta.error?.missingFlags, ['--enable-auto-tool-choice', '--tool-call-parser kimi_k2']);
+  });
+
+  it('a managed server (Kimi\'s own profile) without --enable-auto-tool-choice: the 400 names the flags and offers Restart with Flags, which gets them', async () => {
+    const r = await rig({ enableAutoToolChoice: false });
+    r.p.serverView = { ...r.p.serverView, managed: { profile: 'default', host: 'local', kind: 'ready' } };
     const from = r.inbox.mark();
     await r.send({ type: 'send', text: 'read something' });
     const fin = await r.inbox.finished(from);
