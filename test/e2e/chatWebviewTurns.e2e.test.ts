@@ -534,11 +534,15 @@ describe('chatWebview: turns', function () {
     await a1.locator('.code-block').first().waitFor();
     assert.equal(await a1.locator('.thinking-label').innerText(), 'Thought for 9 s');
     publish(await screenshot(page, 'chat-turn-thinking-collapsed'));
+    // Unfolded the turn is taller: a taller panel shows all of it (no "Jump to latest" over the footer).
+    await page.setViewportSize({ width: 440, height: 1000 });
     await a1.locator('summary').click();
     await a1.locator('.thinking-body').waitFor({ state: 'visible' });
     await page.locator('.messages').evaluate((e) => {
       (e as unknown as { scrollTop: number }).scrollTop = 0;
     });
+    await waitUntil(async () => !(await page.getByRole('button', { name: 'Jump to latest' }).isVisible()), 'the whole chat in view');
+    assert.ok(await a1.getByRole('button', { name: 'Regenerate' }).isVisible());
     publish(await screenshot(page, 'chat-turn-thinking-expanded'));
   });
 });

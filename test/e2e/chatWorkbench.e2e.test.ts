@@ -161,4 +161,18 @@ describe('chat panel in the VS Code workbench: real HTML, real reload', function
     assert.match(await item.locator('.history-meta').innerText(), /4 messages/);
     assert.equal(await item.getAttribute('class'), 'history-item current');
   });
+
+  it('the header shows the real server and model; when the server goes away the composer says why, with Start Server', async function () {
+    this.timeout(2 * 60_000);
+    assert.equal(await frame.locator('.server-model').innerText(), `Kimi-K2.5 · context ${emulator.config.maxModelLen.toLocaleString('en-US')} tokens`);
+    assert.equal(await frame.locator('.server-url').innerText(), `${emulator.url}/v1`);
+    await emulator.close();
+    // The status poll (every 2 s here) sees it gone; the panel follows.
+    await frame.locator('section.server[data-state="unreachable"]').waitFor({ timeout: 30_000 });
+    const blocked = frame.locator('.composer-blocked');
+    await blocked.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await blocked.locator('.blocked-reason').innerText(), /No server running/);
+    assert.equal(await blocked.getByRole('button', { name: 'Start Server', exact: true }).count(), 1);
+    assert.equal(await frame.getByRole('button', { name: 'Send', exact: true }).isDisabled(), true);
+  });
 });
