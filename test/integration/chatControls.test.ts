@@ -167,4 +167,38 @@ describe('chat controls in a real VS Code (what the server receives)', function 
     const body = await ask({ type: 'send', text: 'What is in this picture?' });
     assert.deepEqual((body.messages as Json[]).at(-1).content, [{ type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url: png } }]);
   });
+
+  it('a link opens only after a modal showing the full URL; declined or javascript: links are never opened', async () => {
+    const asked: { message: string; modal: boolean; detail?: string }[] = [];
+    const opened: string[] = [];
+    let answer: string | undefined = 'Open Link';
+    const w = vscode.window as unknown as Record<string, unknown>;
+    const env = vscode.env as unknown as Record<string, unknown>;
+    const originalWarn = w.showWarningMessage;
+    const originalOpen = Object.getOwnPropertyDescriptor(env, 'openExternal');
+    w.showWarningMessage = (message: string, options: vscode.MessageOptions, ...items: string[]) => {
+      asked.push({ message, modal: options.modal === true, ...(options.detail ? { detail: options.detail } : {}) });
+      return Promise.resolve(answer && items.includes(answer) ? answer : undefined);
+    };
+    Object.defineProperty(env, 'openExternal', { configurable: true, value: (uri: vscode.Uri) => {
+      opened.push(uri.toString(true));
+      return Promise.resolve(true);
+    } });
+    try {
+      const url = 'https://docs.vllm.ai/en/latest/features/reasoning_outputs.html?x=1#streaming';
+      await send({ type: 'openLink', href: url });
+      assert.deepEqual(asked, [{ message: 'Open this link from the chat?', modal: true, detail: url }]);
+      assert.deepEqual(opened, [url]);
+      answer = undefined;
+      await send({ type: 'openLink', href: 'https://evil.example/' });
+      assert.equal(asked.length, 2);
+      assert.deepEqual(opened, [url], 'declined: not opened');
+      await send({ type: 'openLink', href: 'javascript:alert(1)' });
+      assert.equal(asked.length, 2, 'no question for a scheme that is never opened');
+      assert.deepEqual(opened, [url]);
+    } finally {
+      w.showWarningMessage = originalWarn;
+      if (originalOpen) Object.defineProperty(env, 'openExternal', originalOpen);
+    }
+  });
 });
