@@ -518,6 +518,8 @@ export class ClusterManager implements ClusterController {
         const leftovers = [...(procs.vllm ? ['vLLM is still running'] : []), ...(procs.ray ? ['Ray is still running'] : [])];
         if (i === 0) {
           const port = this.profile.cluster.layout === 'ray' ? this.profile.cluster.rayPort : this.profile.cluster.dpRpcPort;
+          // Known when this session started the cluster (another session's stop relies on the processes being gone: the
+          // port alone could belong to something else, Redis's default is Ray's too).
           const ip = this.nets?.[0]?.ip;
           if (ip && parsePortOpen((await runner.exec(portOpenScript(ip, port), { timeoutMs: 15_000 })).stdout).open) leftovers.push(`port ${port} is still open`);
         }

@@ -3,6 +3,7 @@
 // from the GPUs probed over SSH (8×H200, 2×8 H100, 4×8 A100 80GB, and a layout that cannot fit), and a model that
 // is missing or incomplete on one node.
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { probeClusterGpus } from '../../../src/core/cluster/clusterProbe';
@@ -93,6 +94,26 @@ describe('ClusterManager: reattach, failures, hostile values, sizing (real sshd 
     assert.match(end.diagnosis.title, /The model on .*\(worker 1\) differs from the head's/);
     assert.match(end.diagnosis.explanation, /holds 12 weight shards.*and 64 on the head.*Also: The model is not on .*\(worker 2\)/);
     nothingLeft();
+  });
+
+  it('the Ray port already taken on the head (a Ray started by hand, say): refused before anything starts, naming the port', async () => {
+    const head = f.hosts[0]!.host;
+    const blocker = spawn('ip', ['netns', 'exec', head.namespace!, '/usr/bin/python3', '-c', 'import socket,sys,time\ns=socket.socket()\ns.bind((sys.argv[1], 6379))\ns.listen(1)\nprint("up", flush=True)\ntime.sleep(120)', head.address], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        blocker.stdout!.once('data', () => resolve());
+        blocker.once('exit', () => reject(new Error('the blocker did not start')));
+      });
+      const m = f.manager(f.profile('Port taken', { workers: [1] }));
+      const end = await m.start();
+      assert.ok(end.kind === 'failed', JSON.stringify(end).slice(0, 600));
+      assert.equal(end.diagnosis.code, 'addressInUse');
+      assert.match(end.diagnosis.title, new RegExp(`^Port 6379 is already in use on ${head.alias} \\(head\\)$`));
+      assert.match(end.diagnosis.explanation, /\[Errno 98\] Address already in use.*choose another cluster\.rayPort/);
+      nothingLeft();
+    } finally {
+      blocker.kill('SIGKILL');
+    }
   });
 
   it('hostile values in the profile (model dir, served name, extra args, env, ports of nothing) never execute anything on any node', async () => {
