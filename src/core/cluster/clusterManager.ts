@@ -630,11 +630,18 @@ export class ClusterManager implements ClusterController {
     switch (s.kind) {
       case 'starting':
         this.set({ ...s, ...ref, ...(this.gpuSummary ? { gpus: this.gpuSummary } : {}) });
-        this.patchNode(0, { state: 'starting', detail: `vLLM: ${s.phase}${s.progress ? ` ${s.progress.done}/${s.progress.total}` : ''}`, ...(s.pid ? { pids: { ...this.nodeStates[0]!.pids, vllm: s.pid } } : {}) });
+        this.patchNode(0, { state: 'starting', detail: `vLLM: ${PHASE_WORDS[s.phase] ?? s.phase}${s.progress ? ` ${s.progress.done}/${s.progress.total}` : ''}`, ...(s.pid ? { pids: { ...this.nodeStates[0]!.pids, vllm: s.pid } } : {}) });
         break;
       case 'ready':
         this.set({ ...s, ...ref, ...(this.gpuSummary ? { gpus: this.gpuSummary } : {}) });
-        this.specs.forEach((n) => this.patchNode(n.index, { state: 'ready', ...(n.index === 0 ? { detail: `vLLM: serving ${s.modelId}`, pids: { ...this.nodeStates[0]!.pids, vllm: s.pid } } : {}) }));
+        this.specs.forEach((n) =>
+          this.patchNode(n.index, {
+            state: 'ready',
+            ...(n.index === 0
+              ? { detail: `vLLM: serving ${s.modelId}`, pids: { ...this.nodeStates[0]!.pids, vllm: s.pid } }
+              : { detail: this.profile.cluster.layout === 'ray' ? 'Ray: its GPUs hold vLLM workers' : 'vLLM (headless): serving' }),
+          }),
+        );
         break;
       case 'failed':
         this.headFailure = this.onHeadFailed(s.diagnosis);
@@ -659,7 +666,7 @@ export class ClusterManager implements ClusterController {
     const follow = this.process(i, what).follow(
       (line, parser) => {
         this.nodeLine(i, line);
-        if (what === 'vllm' && parser.phase && this.nodeStates[i]!.state === 'starting') this.patchNode(i, { detail: `vLLM (headless): ${parser.phase}` });
+        if (what === 'vllm' && parser.phase && this.nodeStates[i]!.state === 'starting') this.patchNode(i, { detail: `vLLM (headless): ${PHASE_WORDS[parser.phase] ?? parser.phase}` });
       },
       { ...(this.deps.pollMs ? { pollMs: this.deps.pollMs } : {}) },
     );
@@ -939,6 +946,17 @@ export class ClusterManager implements ClusterController {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+
+/** The loading phases in words, for a node's detail line. */
+const PHASE_WORDS: Record<string, string> = {
+  resolving: 'resolving the model',
+  loadingWeights: 'loading weights',
+  profiling: 'profiling memory, sizing the KV cache',
+  cudaGraphs: 'capturing CUDA graphs',
+  startingApi: 'starting the API server',
+  ready: 'ready',
+  stopping: 'stopping',
+};
 
 const ERRORISH = /(?:Error|Exception)(?::|\b)|\bERROR\b|error:|Traceback|Killed|exited unexpectedly|Failed to connect|Timed out/;
 
