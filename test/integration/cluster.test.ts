@@ -62,6 +62,23 @@ describe('a cluster profile in the extension (real sshd hosts on a LAN)', functi
     const before = await a.cluster.waitForRows((rows) => rows.length === 2);
     assert.deepEqual(before.map((r) => [r.label, r.description]), [[head, 'head · stopped'], [worker, 'worker 1 · stopped']]);
 
+    // Sizing help: every node's GPUs probed over SSH, the profile's layout checked, the smallest layout proposed.
+    const sizingMessages: string[] = [];
+    const info = vscode.window.showInformationMessage;
+    (vscode.window as { showInformationMessage: unknown }).showInformationMessage = (m: string) => {
+      sizingMessages.push(m);
+      return Promise.resolve(undefined);
+    };
+    let lines: string[] | undefined;
+    try {
+      lines = (await vscode.commands.executeCommand('kimi.checkClusterSizing')) as string[] | undefined;
+    } finally {
+      (vscode.window as { showInformationMessage: unknown }).showInformationMessage = info;
+    }
+    assert.ok(lines && lines.length === 4, JSON.stringify(lines));
+    assert.match(lines[0]!, new RegExp(`^${head} \\(head\\): 8× NVIDIA H100 80GB HBM3, 79\\.6 GiB each, all free$`));
+    assert.ok(sizingMessages.some((m) => /^Kimi: Fits: TP8 × PP2 over Ray on .* Recommended: TP8 × PP2 over Ray/.test(m)), JSON.stringify(sizingMessages));
+
     const seen: string[] = [];
     const sub = a.server.onDidChange((s) => seen.push(s.kind === 'preflight' ? `preflight:${s.detail}` : s.kind === 'starting' ? `starting:${s.phase}` : s.kind));
     const result = (await vscode.commands.executeCommand('kimi.startServer', name)) as LifecycleState;
