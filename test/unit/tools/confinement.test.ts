@@ -248,7 +248,8 @@ describe('confinement through the loop (emulator): nothing outside the workspace
       assert.ok(!h.requests.some((r) => r.rawBody.includes(ENV_SENTINEL)));
       const asked: ApprovalRequest[] = [];
       const ok = await runLoop(h, 'y', { ws: sb.ws, workspace: { approve: async (r) => (asked.push(r), 'accept') } });
-      assert.deepEqual(asked.map((a) => a.kind === 'sensitiveRead' && a.path.display), ['.env', 'build/out.js']);
+      // The two reads run concurrently: each is asked once, in whichever order they reach the approval.
+      assert.deepEqual(asked.map((a) => a.kind === 'sensitiveRead' && a.path.display).sort(), ['.env', 'build/out.js']);
       assert.match(ok.result.toolCalls[0]!.result!, new RegExp(ENV_SENTINEL));
       assert.match(ok.result.toolCalls[1]!.result!, /console\.log\("built add"\)/);
     });
