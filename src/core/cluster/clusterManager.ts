@@ -47,6 +47,7 @@ import {
 import { combineProblems, evaluateCluster } from './clusterPreflight';
 import { lastErrorLine, NodeProcess, NodeProcessError, type NodeFollow } from './nodeProcess';
 import { connectScript, listenerScript, nodeFactsScript, parseConnect, parseNodeFacts, parseRayStatus, rayStatusCommand, type NodeFacts } from './nodeScripts';
+import { settleOnAbort } from '../util/abort';
 
 export interface ClusterManagerDeps extends Omit<ServerManagerDeps, 'runner' | 'streamer' | 'stateDir' | 'command' | 'skipPreflight'> {
   /** The runner of a host ('local' or an SSH destination): one per host, reused for everything there. */
@@ -998,20 +999,5 @@ function bind(r: HostRunner): HostRunner {
 }
 
 function withSignal(p: Promise<LifecycleState>, signal: AbortSignal | undefined, current: () => LifecycleState): Promise<LifecycleState> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.resolve(current());
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(current());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+  return signal ? settleOnAbort(p, signal, current) : p;
 }

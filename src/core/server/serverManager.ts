@@ -27,6 +27,7 @@ import {
 import { quote, quotePath } from './shellQuote';
 import { SshError } from './ssh';
 import { API_KEY_ENV, modelPath, serveArgv, shellCommand } from './vllmCommand';
+import { settleOnAbort } from '../util/abort';
 
 // Runs one profile's `vllm serve`: pre-flight, a detached launch (so the server outlives VS Code and the CLI), the
 // log followed into phases, readiness confirmed over HTTP, and a stop that checks the port and the GPUs. The same
@@ -997,22 +998,7 @@ function linesOf(events: LogEvent[]): string[] {
 }
 
 function withSignal(p: Promise<LifecycleState>, signal: AbortSignal | undefined, current: () => LifecycleState): Promise<LifecycleState> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.resolve(current());
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(current());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+  return signal ? settleOnAbort(p, signal, current) : p;
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {

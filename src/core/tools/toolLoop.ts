@@ -18,6 +18,7 @@ import { capText, previewOf } from './format';
 import type { ToolRegistry } from './registry';
 import type { Tool, ToolContext } from './tool';
 import { DEFAULT_LIMITS, ToolError, type ApprovalRequest, type ToolLimits, type WorkspacePort } from './types';
+import { settleOnAbort } from '../util/abort';
 
 export const DEFAULT_MAX_ROUNDS = 8;
 export const TOOL_PARSER_FLAGS = ['--tool-call-parser kimi_k2', '--enable-auto-tool-choice'] as const;
@@ -137,23 +138,8 @@ class Cancelled extends Error {
 
 /** Resolves/rejects with `p`, or rejects with Cancelled as soon as `signal` aborts. */
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => undefined);
-    return Promise.reject(new Cancelled());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Cancelled());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
+  return settleOnAbort(p, signal, () => {
+    throw new Cancelled();
   });
 }
 
