@@ -41,9 +41,12 @@ export const SECRET_GLOBS: readonly string[] = [
   '.ssh', '.gnupg', '.aws', '.kube', '.docker', '.git',
 ];
 
+/** search_text leaves out files larger than this (rg --max-filesize) unless a query says otherwise. */
+export const SEARCH_MAX_FILE_BYTES = 2 * 1024 * 1024;
+
 export function ripgrepArgs(q: Omit<RipgrepQuery, 'signal' | 'rgPath'>): string[] {
   const args = [
-    '--json', '--no-config', '--hidden', '--no-require-git', '--no-messages', '--smart-case', '--max-filesize', q.maxFileSize ?? '2M',
+    '--json', '--no-config', '--hidden', '--no-require-git', '--no-messages', '--smart-case', '--max-filesize', q.maxFileSize ?? String(SEARCH_MAX_FILE_BYTES),
   ];
   if (q.sorted ?? true) args.push('--sort', 'path');
   if (!q.isRegex) args.push('--fixed-strings');

@@ -7,6 +7,7 @@ import { described } from '../config/zodMini';
 import { capText, formatBytes, formatDuration, numberLines, splitLines } from './format';
 import { defineTool, workspaceOf, type Tool, type ToolContext } from './tool';
 import { ToolError, type ConfinedPath, type WorkspacePort } from './types';
+import { SEARCH_MAX_FILE_BYTES } from './ripgrep';
 
 const MATCH_TEXT_CHARS = 300;
 
@@ -21,7 +22,14 @@ async function readChecked(ctx: ToolContext, tool: string, p: ConfinedPath): Pro
   if (st.type === 'directory') throw new ToolError(`${p.display} is a folder, not a file; use list_directory to see what is in it`);
   if (st.type !== 'file') throw new ToolError(`${p.display} is not a regular file`);
   if (st.size > ctx.limits.maxReadBytes) {
-    throw new ToolError(`${p.display} is ${formatBytes(st.size)}, more than the ${formatBytes(ctx.limits.maxReadBytes)} ${tool} can read; use search_text to find the part you need`);
+    // Just over the limit both round to the same figure ("8.0 MB, more than the 8.0 MB"): then say the bytes.
+    const [size, max] = [formatBytes(st.size), formatBytes(ctx.limits.maxReadBytes)];
+    const sizes = size !== max ? `${size}, more than the ${max}`
+      : `${st.size.toLocaleString('en-US')} bytes, more than the ${ctx.limits.maxReadBytes.toLocaleString('en-US')} bytes (${max})`;
+    // search_text skips files this big too: then only a command can look into it.
+    const hint = st.size <= SEARCH_MAX_FILE_BYTES ? 'use search_text to find the part you need'
+      : `search_text skips files over ${formatBytes(SEARCH_MAX_FILE_BYTES)} too; to see part of it use run_command (e.g. head, tail or grep), which the user approves`;
+    throw new ToolError(`${p.display} is ${sizes} ${tool} can read; ${hint}`);
   }
   const sens = confinement.sensitivity(p);
   if (sens) {

@@ -1,0 +1,96 @@
+// "Too large" through the whole tool loop, with the default limits, against the emulator over real HTTP: what the
+// server receives as the tool message when the model reads a file longer than the result cap (the capped lines with
+// the visible "truncated" note) or bigger than read_file's size limit (an error result), and that the loop goes on
+// to the model's next answer in both cases.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_LIMITS } from '../../../src/core/tools/types';
+import { withEmulator } from '../chat/helpers';
+import { makeSandbox, runLoop, type Json, type Sandbox } from './helpers';
+
+describe('tool loop: files too large for one result (default limits)', function () {
+  let sb: Sandbox;
+  beforeEach(() => {
+    sb = makeSandbox();
+  });
+  afterEach(() => sb.cleanup());
+
+  it('a file over the result cap reaches the server capped, by whole lines, with the "truncated" note; the loop continues to the answer', async () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `row ${i + 1} ${'z'.repeat(60)}`);
+    fs.writeFileSync(path.join(sb.ws, 'long.log.txt'), `${lines.join('\n')}\n`);
+    assert.ok(lines.join('\n').length > DEFAULT_LIMITS.maxResultChars * 10);
+    await withEmulator({ script: [
+      { thinking: 'Read the log.', toolCalls: [{ name: 'read_file', arguments: { path: 'long.log.txt' } }] },
+      // Only taken when the tool message the server got carries the note.
+      { match: '\\[truncated: showing lines 1-\\d+ of 5000; call read_file with startLine \\d+ to read on\\]', thinking: 'Cut; read on.', toolCalls: [{ name: 'read_file', arguments: { path: 'long.log.txt', startLine: 4998 } }] },
+      { match: 'row 5000 ', thinking: 'Got the end.', answer: 'The log has 5000 rows; the last is row 5000.' },
+    ] }, async (h) => {
+      const { result, bodies } = await runLoop(h, 'What is in long.log.txt?', { ws: sb.ws });
+      assert.equal(result.answer, 'The log has 5000 rows; the last is row 5000.');
+      assert.equal(result.finishReason, 'stop');
+      assert.deepEqual(result.toolCalls.map((c) => c.status), ['done', 'done']);
+      assert.equal(bodies.length, 3, 'the model was asked again after each result');
+
+      const tool = bodies[1].messages.filter((m: Json) => m.role === 'tool');
+      assert.equal(tool.length, 1);
+      assert.equal(tool[0].tool_call_id, 'functions.read_file:0');
+      const sent: string = tool[0].content;
+      assert.equal(sent, result.toolCalls[0]!.result);
+      assert.ok(sent.length <= DEFAULT_LIMITS.maxResultChars, `${sent.length} characters`);
+      assert.ok(sent.startsWith('long.log.txt (lines 1-'), sent.slice(0, 80));
+      assert.match(sent, /^long\.log\.txt \(lines 1-\d+ of 5000\)\n +1: row 1 z{60}\n +2: row 2 /);
+      const note = /\n\[truncated: showing lines 1-(\d+) of 5000; call read_file with startLine (\d+) to read on\]$/.exec(sent);
+      assert.ok(note, sent.slice(-200));
+      const shown = Number(note[1]);
+      assert.ok(shown > 100 && shown < 5000, String(shown));
+      assert.equal(Number(note[2]), shown + 1);
+      // Whole lines: the last one shown is complete, the next one is not there at all.
+      assert.ok(sent.includes(`\n${shown}: row ${shown} ${'z'.repeat(60)}\n[truncated`), sent.slice(-300));
+      assert.ok(!sent.includes(`row ${shown + 1} `));
+      assert.ok(!JSON.stringify(bodies[1]).includes('row 5000 '), 'nothing past the cap was sent');
+
+      // Reading on from where the note said works, and the whole transcript is replayed in order.
+      assert.deepEqual(bodies[2].messages.map((m: Json) => m.role), ['user', 'assistant', 'tool', 'assistant', 'tool']);
+      assert.match(bodies[2].messages[4].content, /^long\.log\.txt \(lines 4998-5000 of 5000\)\n4998: row 4998 /);
+    });
+  });
+
+  it('a file over read_file\'s size limit becomes an error result the server receives, pointing at a way that works; the loop continues', async () => {
+    fs.writeFileSync(path.join(sb.ws, 'huge.txt'), Buffer.alloc(DEFAULT_LIMITS.maxReadBytes + 1024, 'a'));
+    await withEmulator({ script: [
+      { thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'huge.txt' } }] },
+      { match: 'more than the 8,388,608 bytes \\(8\\.0 MB\\) read_file can read', thinking: 'Too big.', answer: 'huge.txt is too large to read; shall I look at its first lines with head?' },
+    ] }, async (h) => {
+      const { result, bodies } = await runLoop(h, 'What does huge.txt start with?', { ws: sb.ws });
+      assert.equal(result.answer, 'huge.txt is too large to read; shall I look at its first lines with head?');
+      assert.equal(result.finishReason, 'stop');
+      assert.deepEqual(result.toolCalls.map((c) => c.status), ['error']);
+      assert.equal(bodies.length, 2);
+      const tool = bodies[1].messages.filter((m: Json) => m.role === 'tool');
+      assert.equal(tool.length, 1);
+      assert.equal(tool[0].content, result.toolCalls[0]!.result);
+      // Not "8.0 MB, more than the 8.0 MB"; and not search_text, which skips files over 2 MB.
+      assert.equal(tool[0].content, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read; ' +
+        'search_text skips files over 2.0 MB too; to see part of it use run_command (e.g. head, tail or grep), which the user approves');
+      assert.ok(JSON.stringify(bodies[1]).length < 100_000, 'none of the file was sent');
+    });
+  });
+
+  it('between the search limit and the read limit the error points at search_text, and search_text finds it', async () => {
+    const big = Buffer.alloc(1024 * 1024, 'b');
+    big.write('NEEDLE-IN-THE-BIG-FILE\n', 0);
+    fs.writeFileSync(path.join(sb.ws, 'mid.txt'), big);
+    await withEmulator({ script: [
+      { thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'mid.txt' } }] },
+      { match: 'use search_text to find the part you need', thinking: 'Search.', toolCalls: [{ name: 'search_text', arguments: { query: 'NEEDLE-IN', include: 'mid.txt' } }] },
+      { match: 'mid\\.txt:1: NEEDLE-IN-THE-BIG-FILE', answer: 'It starts with NEEDLE-IN-THE-BIG-FILE.' },
+    ] }, async (h) => {
+      const { result, bodies } = await runLoop(h, 'What does mid.txt start with?', { ws: sb.ws, limits: { maxReadBytes: 512 * 1024 } });
+      assert.equal(result.answer, 'It starts with NEEDLE-IN-THE-BIG-FILE.');
+      assert.deepEqual(result.toolCalls.map((c) => c.status), ['error', 'done']);
+      assert.equal(bodies.length, 3);
+      assert.equal(bodies[1].messages.at(-1).content, 'error: mid.txt is 1.0 MB, more than the 512.0 KB read_file can read; use search_text to find the part you need');
+    });
+  });
+});
