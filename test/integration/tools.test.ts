@@ -235,6 +235,13 @@ describe('tool calling in a real VS Code', function () {
 
   it('read_file sees unsaved changes in an open editor; an edit to a dirty file is applied in the editor and left unsaved', async () => {
     const main = keep('src/main.ts');
+    // VS Code for the web (code-server) saves after 1 s by default (files.autoSave "afterDelay"): the unsaved change
+    // this test is about would be on disk before the chat's round trips reach the edit. A user with unsaved changes
+    // has auto save off; so does this test.
+    await vscode.workspace.getConfiguration('files').update('autoSave', 'off', vscode.ConfigurationTarget.Global);
+    cleanups.push(async () => {
+      await vscode.workspace.getConfiguration('files').update('autoSave', undefined, vscode.ConfigurationTarget.Global);
+    });
     const onDisk = fs.readFileSync(main, 'utf8');
     const doc = await vscode.workspace.openTextDocument(main);
     const editor = await vscode.window.showTextDocument(doc);
@@ -256,6 +263,7 @@ describe('tool calling in a real VS Code', function () {
     assert.ok(doc.getText().startsWith('// unsaved note, edited\n'));
     assert.equal(doc.isDirty, true, 'still unsaved: the user saves their own pending change with it');
     assert.equal(fs.readFileSync(main, 'utf8'), onDisk);
+    await vscode.window.showTextDocument(doc);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 

@@ -337,7 +337,6 @@ export class VscodeWorkspace implements WorkspacePort {
     }
     const edit = new vscode.WorkspaceEdit();
     let doc: vscode.TextDocument | undefined;
-    const wasDirty = open?.isDirty ?? false;
     if (current === undefined) {
       edit.createFile(uri, { ignoreIfExists: false, contents: Buffer.from(e.proposed, 'utf8') });
     } else {
@@ -347,6 +346,9 @@ export class VscodeWorkspace implements WorkspacePort {
       }
       edit.replace(uri, new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)), e.proposed);
     }
+    // The document's own state right before the edit (not a lookup made earlier: the editor may have saved it since,
+    // e.g. with files.autoSave, and openTextDocument may hand back a dirty document the lookup did not match).
+    const wasDirty = doc?.isDirty ?? false;
     if (!(await vscode.workspace.applyEdit(edit))) {
       throw new ToolError(`VS Code did not apply the edit to ${p.display} (is the file read-only?); it is unchanged`);
     }
