@@ -551,7 +551,11 @@ export class SshConnection implements ShellRunner {
     }
     const err = this.failureOf(r, 'A command', timeoutMs);
     if (err) {
-      if (err.kind !== 'aborted' && err.kind !== 'timeout') this.masterUp = false;
+      // A timeout counts too: after a dropped link this call (ControlMaster=auto) may itself have been connecting as
+      // the new master, and was killed mid-handshake by the command's timeout. The next call must connect through
+      // ensureMaster (ConnectTimeout + 15 s), not again within the command's timeout: on a loaded machine a
+      // handshake that does not fit in it would be killed every time, and the link would never come back.
+      if (err.kind !== 'aborted') this.masterUp = false;
       throw err;
     }
     return { code: r.code, stdout: r.stdout, stderr: r.stderr, stdoutBuffer: r.stdoutBuffer };

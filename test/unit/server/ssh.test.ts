@@ -234,6 +234,25 @@ describe('ssh (argv, classification, connection logic)', function () {
       assert.equal(fake.killed, 1);
     });
 
+    it('after a timeout the next exec connects through ensureMaster first (its own budget), not within the command\'s', async () => {
+      // The link dropped: the master is gone, and an exec with ControlMaster=auto would become the new master inside
+      // its own timeout; killed mid-handshake on a loaded machine, every retry would be killed the same way.
+      let masterStarted = false;
+      const fake = fakeSpawn((args) => {
+        if (args.includes('check')) return masterStarted ? { code: 0 } : { code: 255, stderr: 'Control socket connect: No such file' };
+        if (args.includes('-N')) return (masterStarted = true), { code: 0 };
+        return masterStarted ? { code: 0, stdout: 'ok' } : { hang: true };
+      });
+      const c = new SshConnection({ ...base, spawn: fake.spawn });
+      masterStarted = true;
+      await c.exec('true'); // up: later execs go straight through
+      masterStarted = false; // the link drops
+      await assert.rejects(c.exec('status', { timeoutMs: 300 }), (e: unknown) => e instanceof SshError && e.kind === 'timeout');
+      assert.equal((await c.exec('status', { timeoutMs: 300 })).stdout, 'ok');
+      const kinds = fake.calls.map((k) => (k.args.includes('check') ? 'check' : k.args.includes('-N') ? 'master' : 'exec'));
+      assert.deepEqual(kinds, ['check', 'exec', 'exec', 'check', 'master', 'exec']);
+    });
+
     it('an AbortSignal cancels a running command', async () => {
       const fake = fakeSpawn((args) => (args.includes('check') ? { code: 0 } : { hang: true }));
       const c = new SshConnection({ ...base, spawn: fake.spawn });
