@@ -676,21 +676,33 @@ export class ServerManager implements ServerController {
     const doFetch = this.deps.fetch ?? (globalThis.fetch as unknown as FetchLike);
     const current = this.current;
     if (current.kind !== 'ready') return;
-    const ctrl = new AbortController();
-    const timer = setTimeout(() => ctrl.abort(), 3000);
-    let ok = false;
-    try {
-      const res = await doFetch(endpointUrl(current.baseUrl.replace(/\/v1\/?$/, ''), 'health'), { signal: ctrl.signal });
-      await res.text().catch(() => '');
-      ok = res.status === 200;
-    } catch {
-      ok = false;
-    } finally {
-      clearTimeout(timer);
-    }
+    const ok = await this.healthOk(current.baseUrl, doFetch);
     if (ok || !run.active) return;
     if (this.profile.host === 'local') await this.checkGone(run);
     else await this.relink(run, 'the tunnel to the server stopped answering');
+  }
+
+  /** GET /health answers 200 within 3 s. */
+  private async healthOk(baseUrl: string, doFetch: FetchLike): Promise<boolean> {
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), 3000);
+    try {
+      const res = await doFetch(endpointUrl(baseUrl.replace(/\/v1\/?$/, ''), 'health'), { signal: ctrl.signal });
+      await res.text().catch(() => '');
+      return res.status === 200;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Whether the forward still leads to the server: for a ready server /health through it (a wedged old master can
+   *  keep accepting on the port while forwarding nothing), before that a listener on the port. */
+  private async forwardWorks(port: number): Promise<boolean> {
+    const current = this.current;
+    if (current.kind === 'ready') return this.healthOk(current.baseUrl, this.deps.fetch ?? (globalThis.fetch as unknown as FetchLike));
+    return listening(port);
   }
 
   private tunnelOrLocal(): boolean {
@@ -720,7 +732,7 @@ export class ServerManager implements ServerController {
             return;
           }
           if (this.profile.host !== 'local') {
-            if (this.tunnel && !(await listening(this.tunnel.localPort))) await this.reforward(attempt);
+            if (this.tunnel && !(await this.forwardWorks(this.tunnel.localPort))) await this.reforward(attempt);
             else if (!this.tunnel) await this.reachableBaseUrl();
           }
           if (run.mode === 'stream' && !run.stream) this.startStream(run);
