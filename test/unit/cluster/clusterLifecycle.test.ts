@@ -98,11 +98,15 @@ describe('ClusterManager: reattach, failures, hostile values, sizing (real sshd 
 
   it('the Ray port already taken on the head (a Ray started by hand, say): refused before anything starts, naming the port', async () => {
     const head = f.hosts[0]!.host;
-    const blocker = spawn('ip', ['netns', 'exec', head.namespace!, '/usr/bin/python3', '-c', 'import socket,sys,time\ns=socket.socket()\ns.bind((sys.argv[1], 6379))\ns.listen(1)\nprint("up", flush=True)\ntime.sleep(120)', head.address], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const blocker = spawn('ip', ['netns', 'exec', head.namespace!, '/usr/bin/python3', '-c', 'import socket,sys,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind((sys.argv[1], 6379))\ns.listen(1)\nprint("up", flush=True)\ntime.sleep(120)', head.address], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // SO_REUSEADDR: an earlier test's Ray head on this port may leave connections in TIME_WAIT; a live listener still
+    // makes the bind fail (that is what would make this test wrong, and it says so with Python's own error).
+    let blockerErr = '';
+    blocker.stderr!.on('data', (d: Buffer) => (blockerErr += d.toString()));
     try {
       await new Promise<void>((resolve, reject) => {
         blocker.stdout!.once('data', () => resolve());
-        blocker.once('exit', () => reject(new Error('the blocker did not start')));
+        blocker.once('exit', () => reject(new Error(`the blocker did not start: ${blockerErr.trim()}`)));
       });
       const m = f.manager(f.profile('Port taken', { workers: [1] }));
       const end = await m.start();
