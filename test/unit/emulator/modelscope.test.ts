@@ -144,7 +144,7 @@ describe('fake modelscope download', function () {
     assert.equal(overall[0]![0], 'Processing 78 items:   0%|          | 0.00/78.0 [00:00<?, ?it/s]');
     assert.equal(overall.at(-1)![2], '100');
     assert.equal(overall.at(-1)![4], '78.0');
-    const seen = new Map<string, { pct: number[]; total: string }>();
+    const seen = new Map<string, { pct: number[]; total: string; last: string }>();
     for (const l of lines.filter((x) => x.startsWith('Downloading ['))) {
       const m = PER_FILE.exec(l);
       assert.ok(m, `per-file line parses: ${JSON.stringify(l)}`);
@@ -157,15 +157,19 @@ describe('fake modelscope download', function () {
       // The cells agree with the fraction: full blocks, at most one partial block, then blanks.
       assert.match(cells!, /^█*[ ▏▎▍▌▋▊▉]? *$/, l);
       assert.ok(Math.abs([...cells!].filter((c) => c === '█').length - [...barFor(frac)].filter((c) => c === '█').length) <= 1, l);
-      if (pct === '100') assert.equal(cells, '██████████', l);
-      const entry = seen.get(name!) ?? { pct: [], total: total! };
+      // tqdm rounds the percentage ({percentage:3.0f}) but floors the bar: 9.47G/9.48G reads "100%|█████████▉|",
+      // so only a finished file has a full bar.
+      if (cells === '██████████') assert.ok(pct === '100' && done === total, l);
+      const entry = seen.get(name!) ?? { pct: [], total: total!, last: '' };
       entry.pct.push(Number(pct));
+      entry.last = `${cells}|${done}`;
       seen.set(name!, entry);
     }
     assert.equal(seen.size, 78);
-    for (const [name, { pct }] of seen) {
+    for (const [name, { pct, total, last }] of seen) {
       assert.deepEqual([...pct].sort((a, b) => a - b), pct, `${name} never goes backwards`);
       assert.equal(pct.at(-1), 100, `${name} finishes`);
+      assert.equal(last, `██████████|${total}`, `${name}: the last bar is full and shows the whole size`);
     }
     assert.equal(seen.get('model-00009-of-000064.safetensors')!.total, '9.79G');
     assert.equal(seen.get('README.md')!.total, '24.0k');
