@@ -2,8 +2,7 @@
 // types and clicks, and the messages the panel posts to the extension host for it.
 import * as assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../harness/browser';
-import { composerView, hostReady, openChatWebview, READY_SERVER, TINY_PNG, userView, waitUntil, type ChatWebview } from '../harness/chatWebview';
+import { composerView, hostReady, READY_SERVER, TINY_PNG, useChatWebviews, userView, waitUntil } from '../harness/chatWebview';
 
 const focusedLabel = (page: Page) =>
   page.evaluate(() => {
@@ -37,32 +36,11 @@ async function pasteImage(page: Page, selector: string, event: 'paste' | 'drop',
 }
 
 describe('chatWebview: header, composer and controls', function () {
-  let browser: TestBrowser;
-  let wv: ChatWebview | undefined;
-
-  before(async function () {
-    this.timeout(60_000);
-    browser = await launchBrowser();
-  });
-
-  after(async function () {
-    await browser?.close();
-  });
-
-  afterEach(async function () {
-    const w = wv;
-    wv = undefined;
-    if (!w) return;
-    try {
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
-  });
+  const chat = useChatWebviews();
 
   it('the header shows the server in full until it is ready, then compacts to the model, context length and a state dot', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await wv.host({ type: 'server', server: { state: 'unreachable', baseUrl: 'http://127.0.0.1:8000/v1', detail: 'connection refused' } });
     const header = page.locator('section.server[data-state="unreachable"]');
@@ -112,7 +90,7 @@ describe('chatWebview: header, composer and controls', function () {
 
   it('when no server is ready the composer says why with the button that fixes it, and Send cannot be used', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     const input = page.getByRole('textbox', { name: 'Message to Kimi' });
     const send = page.getByRole('button', { name: 'Send', exact: true });
@@ -150,7 +128,7 @@ describe('chatWebview: header, composer and controls', function () {
 
   it('Enter sends, Shift+Enter adds a line; the draft clears once the turn starts, and stays with the error when the host refuses it', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     const input = page.getByRole('textbox', { name: 'Message to Kimi' });
@@ -189,7 +167,7 @@ describe('chatWebview: header, composer and controls', function () {
 
   it('while an answer streams Send becomes Stop, and Stop or Esc stop it', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await wv.host({ type: 'composer', composer: composerView({ busy: true }) });
@@ -219,7 +197,7 @@ describe('chatWebview: header, composer and controls', function () {
 
   it('the Thinking / Instant switch shows the mode and asks the host to change it', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     const thinking = page.getByRole('button', { name: 'Thinking', exact: true });
@@ -237,7 +215,7 @@ describe('chatWebview: header, composer and controls', function () {
 
   it('New Chat and the history list: open, reopen a conversation, delete one, see problems, Esc closes', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv, { id: 'c1', title: 'Closures in JS', turns: [userView('u1', 'closures?')] });
     let from = wv.mark();
@@ -290,7 +268,7 @@ describe('chatWebview: header, composer and controls', function () {
 
   it('attach the file or selection; chips show path:lines and can be removed', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     let from = wv.mark();
@@ -319,7 +297,7 @@ describe('chatWebview: header, composer and controls', function () {
 
   it('a pasted or dropped image is read as a data URL and sent with addImage; its thumbnail can be removed', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     let from = wv.mark();
@@ -349,7 +327,7 @@ describe('chatWebview: header, composer and controls', function () {
 
   it('prefill and focusInput put the cursor in the input', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await page.getByRole('button', { name: 'History', exact: true }).focus();
@@ -364,7 +342,7 @@ describe('chatWebview: header, composer and controls', function () {
 
   it('is fully keyboard-usable: Tab reaches every control, and the focused one is visibly outlined', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv, { id: 'c', title: 't', turns: [userView('u1', 'q'), { role: 'assistant', id: 'a1', thinking: 'hmm', answer: 'a', mode: 'thinking', startedAt: 0, metrics: {}, toolCalls: [] }] });
     const seen: string[] = [];

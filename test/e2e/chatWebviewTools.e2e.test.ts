@@ -6,8 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ToolCallView } from '../../src/shared/protocol';
-import { launchBrowser, type TestBrowser } from '../harness/browser';
-import { assistantView, composerView, hostReady, openChatWebview, scrollState, turnMeta, userView, waitUntil, type ChatWebview } from '../harness/chatWebview';
+import { assistantView, composerView, hostReady, scrollState, turnMeta, useChatWebviews, userView, waitUntil } from '../harness/chatWebview';
 import { REPO_ROOT } from '../harness/codeServer';
 import { screenshot } from '../harness/workbench';
 
@@ -31,32 +30,11 @@ function edit(o: Partial<ToolCallView> = {}): ToolCallView {
 }
 
 describe('chatWebview: tool-call cards', function () {
-  let browser: TestBrowser;
-  let wv: ChatWebview | undefined;
-
-  before(async function () {
-    this.timeout(60_000);
-    browser = await launchBrowser();
-  });
-
-  after(async function () {
-    await browser?.close();
-  });
-
-  afterEach(async function () {
-    const w = wv;
-    wv = undefined;
-    if (!w) return;
-    try {
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
-  });
+  const chat = useChatWebviews();
 
   it('a card: status icon, name, target, status and duration in one line; a result preview; expands to pretty arguments and the result', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await wv.host({ type: 'turnStarted', user: userView('u1', 'What does math.ts do?'), assistantId: 'a1', meta: turnMeta() }, 'tRead it first.');
@@ -90,7 +68,7 @@ describe('chatWebview: tool-call cards', function () {
 
   it('every end state reads in words; errors and rejections are marked; very long arguments say how long they were', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await wv.host({ type: 'turnStarted', user: userView('u1', 'go'), assistantId: 'a1', meta: turnMeta() });
@@ -115,7 +93,7 @@ describe('chatWebview: tool-call cards', function () {
 
   it('an edit waiting for approval: what it changes and why; Accept Edit posts the decision and the card moves on', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await wv.host({ type: 'turnStarted', user: userView('u1', 'Guard fibonacci'), assistantId: 'a1', meta: turnMeta() }, { type: 'composer', composer: composerView({ busy: true }) });
@@ -141,7 +119,7 @@ describe('chatWebview: tool-call cards', function () {
 
   it('with the keyboard: two reads wait at once; Tab reaches each card\'s buttons; Always Allow and Reject are posted for the right call', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await wv.host({ type: 'turnStarted', user: userView('u1', 'read the config'), assistantId: 'a1', meta: turnMeta() });
@@ -182,7 +160,7 @@ describe('chatWebview: tool-call cards', function () {
 
   it('a command waiting for approval shows the command and the folder; a round that continues keeps the panel busy', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await wv.host({ type: 'turnStarted', user: userView('u1', 'run the tests'), assistantId: 'a1', meta: turnMeta() }, { type: 'composer', composer: composerView({ busy: true }) });
@@ -209,7 +187,7 @@ describe('chatWebview: tool-call cards', function () {
 
   it('a long chat stays at the bottom while cards arrive, after an approval is answered and while the next round grows (a new markdown chunk is 2000 px for a moment)', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser, { viewport: { width: 420, height: 600 } });
+    const wv = await chat.open({ viewport: { width: 420, height: 600 } });
     const { page } = wv;
     const turns = Array.from({ length: 12 }, (_, i) => [
       userView(`u${i}`, `Question ${i}`),
@@ -236,7 +214,7 @@ describe('chatWebview: tool-call cards', function () {
 
   it('screenshot: a read done and an edit waiting for approval', async function () {
     this.timeout(60_000);
-    wv = await openChatWebview(browser, { viewport: { width: 440, height: 640 } });
+    const wv = await chat.open({ viewport: { width: 440, height: 640 } });
     const { page } = wv;
     await hostReady(wv);
     await wv.host(

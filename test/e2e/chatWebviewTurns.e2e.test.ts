@@ -5,15 +5,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import type { ConversationView, TurnView } from '../../src/shared/protocol';
-import { launchBrowser, type TestBrowser } from '../harness/browser';
 import {
   assistantView,
   composerView,
   hostReady,
-  openChatWebview,
   scrollState,
   TINY_PNG,
   turnMeta,
+  useChatWebviews,
   userView,
   waitUntil,
   type ChatWebview,
@@ -88,32 +87,11 @@ const CODE_THINKING = [
 ].join('\n');
 
 describe('chatWebview: turns', function () {
-  let browser: TestBrowser;
-  let wv: ChatWebview | undefined;
-
-  before(async function () {
-    this.timeout(60_000);
-    browser = await launchBrowser();
-  });
-
-  after(async function () {
-    await browser?.close();
-  });
-
-  afterEach(async function () {
-    const w = wv;
-    wv = undefined;
-    if (!w) return;
-    try {
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
-  });
+  const chat = useChatWebviews();
 
   it('streams the thinking live with a running timer, folds it away when the answer starts, reopens it on click', async function () {
     this.timeout(60_000);
-    wv = await openChatWebview(browser, { clock: true });
+    const wv = await chat.open({ clock: true });
     const { page } = wv;
     await hostReady(wv);
     await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 1000);
@@ -189,7 +167,7 @@ describe('chatWebview: turns', function () {
 
   it('an Instant answer has no thinking block, and a turn that ends while still thinking keeps its thinking open', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await wv.host({ type: 'turnStarted', user: userView('u1', 'hi'), assistantId: 'a1', meta: turnMeta({ mode: 'instant' }) }, 'aHello! How can I help?');
@@ -210,7 +188,7 @@ describe('chatWebview: turns', function () {
 
   it('Esc stops a streaming answer; the partial text stays, marked stopped; Regenerate is offered on the last answer only', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv, {
       id: 'c1',
@@ -249,7 +227,7 @@ describe('chatWebview: turns', function () {
 
   it('an error is shown in the turn with the server\'s own message and every action, and the partial text is kept', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await wv.host({ type: 'turnStarted', user: userView('u1', 'list the files'), assistantId: 'a1', meta: turnMeta() }, 'aHere is the first half of');
@@ -294,7 +272,7 @@ describe('chatWebview: turns', function () {
 
   it('a reopened conversation shows every turn finished: chips, images, thinking folded with its time; Edit on the last message resends it', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     const conv: ConversationView = {
       id: 'c7',
@@ -371,7 +349,7 @@ describe('chatWebview: turns', function () {
 
   it('code blocks: Copy and Insert at Cursor post the code; links never navigate, they ask the host to open them', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv, { id: 'c1', title: 'Debounce', turns: [userView('u1', 'debounce?'), assistantView('a1', CODE_THINKING, CODE_ANSWER)] });
     const a1 = page.locator('article.turn-assistant[data-turn-id="a1"]');
@@ -409,7 +387,7 @@ describe('chatWebview: turns', function () {
 
   it('long conversations: finished turns are never rendered again when a new turn streams', async function () {
     this.timeout(60_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     const turns: TurnView[] = [];
     for (let i = 0; i < 150; i++) {
@@ -450,7 +428,7 @@ describe('chatWebview: turns', function () {
 
   it('stays pinned to the bottom while streaming unless the user scrolled up; then "Jump to latest" brings it back', async function () {
     this.timeout(60_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     const turns: TurnView[] = [];
     for (let i = 0; i < 12; i++) {
@@ -495,7 +473,7 @@ describe('chatWebview: turns', function () {
 
   it('tool calls of a turn are listed as compact cards with their status (details: chatWebviewTools)', async function () {
     this.timeout(30_000);
-    wv = await openChatWebview(browser);
+    const wv = await chat.open();
     const { page } = wv;
     await hostReady(wv);
     await wv.host({ type: 'turnStarted', user: userView('u1', 'read it'), assistantId: 'a1', meta: turnMeta() }, 'aLet me look.');
@@ -515,7 +493,7 @@ describe('chatWebview: turns', function () {
 
   it('screenshot: a finished turn with its thinking folded ("Thought for N s") and unfolded, and an answer with code', async function () {
     this.timeout(60_000);
-    wv = await openChatWebview(browser, { viewport: { width: 440, height: 820 } });
+    const wv = await chat.open({ viewport: { width: 440, height: 820 } });
     const { page } = wv;
     await hostReady(wv, {
       id: 'shot',

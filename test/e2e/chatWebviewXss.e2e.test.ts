@@ -6,8 +6,7 @@
 // handler, javascript:/data: URL or embedded content. test/e2e/markdownXss.e2e.test.ts does the same for the
 // renderer alone, with and without CSP.
 import * as assert from 'node:assert/strict';
-import { launchBrowser, type TestBrowser } from '../harness/browser';
-import { assistantView, composerView, hostReady, openChatWebview, turnMeta, userView, type ChatWebview } from '../harness/chatWebview';
+import { assistantView, composerView, hostReady, turnMeta, useChatWebviews, userView, type ChatWebview } from '../harness/chatWebview';
 import { inContext, XSS_PAYLOADS } from '../support/xssCorpus';
 
 /** Deterministic cuts of `text` into pieces of 1–40 characters. */
@@ -42,25 +41,19 @@ const AUDIT = (selector: string) => `(() => {
 })()`;
 
 describe('chatWebview: the XSS corpus as thinking and answer of real turns', function () {
-  let browser: TestBrowser;
+  const chat = useChatWebviews();
   let wv: ChatWebview;
   const dialogs: string[] = [];
 
   before(async function () {
     this.timeout(60_000);
     assert.ok(XSS_PAYLOADS.length >= 50, `${XSS_PAYLOADS.length} payloads`);
-    browser = await launchBrowser();
-    wv = await openChatWebview(browser);
+    wv = await chat.open();
     wv.page.on('dialog', (d) => {
       dialogs.push(`${d.type()}: ${d.message()}`);
       void d.dismiss();
     });
     await hostReady(wv);
-  });
-
-  after(async function () {
-    await wv?.close();
-    await browser?.close();
   });
 
   /** Two animation frames: whatever the new DOM could start (loads, error events, autofocus) has had its chance. */

@@ -9,6 +9,12 @@
 //   await wv.host({ type: 'composer', composer: … });
 //   await wv.page.getByRole('textbox', { name: 'Message to Kimi' }).fill('hi');
 //   const sent = await wv.waitForPosted('send');
+//
+// In a mocha suite, `useChatWebviews()` registers the hooks (one browser for the suite, each test's webviews checked
+// and closed after it):
+//
+//   const chat = useChatWebviews();
+//   it('…', async function () { const wv = await chat.open(); … });
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,7 +30,7 @@ import {
   type UserTurnView,
   type WebviewToHost,
 } from '../../src/shared/protocol';
-import type { TestBrowser } from './browser';
+import { launchBrowser, type TestBrowser } from './browser';
 import { REPO_ROOT } from './codeServer';
 
 export const WEBVIEW_ORIGIN = 'https://kimi-webview.test';
@@ -294,6 +300,60 @@ export async function openChatWebview(b: TestBrowser, opts: OpenChatWebviewOptio
   await p.goto(`${WEBVIEW_ORIGIN}/index.html`);
   await wv.waitForPosted('ready');
   return wv;
+}
+
+export interface ChatWebviews {
+  /** The suite's browser (launched in the suite's `before`). */
+  browser(): TestBrowser;
+  /**
+   * Opens a chat webview in the suite's browser. One opened in a test is checked (`assertClean`) and closed after
+   * that test; one opened in a `before` hook lives for the suite and is closed, unchecked, before the browser.
+   */
+  open(opts?: OpenChatWebviewOptions): Promise<ChatWebview>;
+}
+
+/** Registers the hooks of a suite of chat webview tests (call it in the `describe` body, before the suite's own hooks). */
+export function useChatWebviews(): ChatWebviews {
+  let browser: TestBrowser | undefined;
+  const suiteViews: ChatWebview[] = [];
+  let testViews: ChatWebview[] | undefined;
+
+  before(async function () {
+    this.timeout(60_000);
+    browser = await launchBrowser();
+  });
+
+  after(async function () {
+    for (const w of suiteViews.splice(0)) await w.close();
+    await browser?.close();
+  });
+
+  beforeEach(function () {
+    testViews = [];
+  });
+
+  afterEach(async function () {
+    const views = testViews ?? [];
+    testViews = undefined;
+    try {
+      for (const w of views) w.assertClean();
+    } finally {
+      for (const w of views) await w.close();
+    }
+  });
+
+  const suiteBrowser = (): TestBrowser => {
+    if (!browser) throw new Error("useChatWebviews: the browser is launched in the suite's before hook");
+    return browser;
+  };
+  return {
+    browser: suiteBrowser,
+    async open(opts) {
+      const wv = await openChatWebview(suiteBrowser(), opts);
+      (testViews ?? suiteViews).push(wv);
+      return wv;
+    },
+  };
 }
 
 // ───────────────────────── host messages for the tests ─────────────────────────
