@@ -2,11 +2,17 @@
 // its own address) with the fake vllm / ray / nvidia-smi on their PATH. The profile arrives through kimi.servers like
 // any other; "Kimi: Start Server" checks both nodes and starts Ray and vLLM in order; the Cluster Nodes view shows
 // each node's role, state, GPUs and last log line; a node's log opens in its own terminal; "Kimi: Stop Server"
-// leaves nothing running on either host.
+// leaves nothing running on either host. Then the worker's SSH link drops while the cluster serves (this machine loses
+// its route to the worker, the cluster's own LAN stays up): the view and `kimi-vllm serve status --json` say so, the
+// cluster keeps serving, the node comes back when the link does; a stop with the link down stops what it can reach.
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LifecycleState } from '../../src/core/server/lifecycleTypes';
 import type { KimiApi } from '../../src/extension';
+import { repoRoot } from '../support/paths';
 import { clusterFixture, FAST, type ClusterFixture } from '../unit/cluster/clusterKit';
 
 const EXT_ID = 'kimi-selfhosted.kimi-vllm';
@@ -23,6 +29,54 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): P
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Runs `command` and returns what it showed with showInformationMessage / showWarningMessage. */
+async function messagesOf<T>(command: () => Thenable<T>): Promise<{ result: T; info: string[]; warnings: string[] }> {
+  const info: string[] = [];
+  const warnings: string[] = [];
+  const w = vscode.window as { showInformationMessage: unknown; showWarningMessage: unknown };
+  const original = { info: w.showInformationMessage, warn: w.showWarningMessage };
+  w.showInformationMessage = (m: string) => (info.push(m), Promise.resolve(undefined));
+  w.showWarningMessage = (m: string) => (warnings.push(m), Promise.resolve(undefined));
+  try {
+    return { result: await command(), info, warnings };
+  } finally {
+    w.showInformationMessage = original.info;
+    w.showWarningMessage = original.warn;
+  }
+}
+
+/** A chat request to the cluster's API server (through the extension's tunnel): its HTTP status. */
+async function chat(baseUrl: string, content: string): Promise<number> {
+  const res = await fetch(`${baseUrl}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'Kimi-K2.5', messages: [{ role: 'user', content }], max_tokens: 32 }),
+    signal: AbortSignal.timeout(20_000),
+  });
+  await res.text();
+  return res.status;
+}
+
+/** `kimi-vllm …` as a real process (the built dist/cli.js), as a person would run it in a terminal next to VS Code. */
+function kimiVllm(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = path.join(repoRoot, 'dist', 'cli.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`kimi-vllm ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 describe('a cluster profile in the extension (real sshd hosts on a LAN)', function () {
@@ -46,16 +100,18 @@ describe('a cluster profile in the extension (real sshd hosts on a LAN)', functi
     await f?.cleanup();
   });
 
+  /** The cluster profile as a user writes it in kimi.servers, made the active one. */
+  const profile = () => ({ name, host: f.hosts[0]!.host.alias, sshConfigFile: f.sshConfig, modelDir: '~/models/Kimi-K2.5', servedModelName: 'Kimi-K2.5', env: FAST, cluster: { workers: [f.hosts[1]!.host.alias] } });
+  async function useClusterProfile(a: KimiApi): Promise<void> {
+    await cfg().update('servers', [profile()], vscode.ConfigurationTarget.Global);
+    await cfg().update('activeServer', name, vscode.ConfigurationTarget.Global);
+    await waitFor(() => a.server.runningProfile.name === name && a.server.nodes !== undefined, 'the service to follow the cluster profile');
+  }
+
   it('Start Server → the Cluster Nodes view follows both nodes to ready → a node\'s log → a chat → Stop Server leaves nothing on either host', async () => {
     const a = await api();
     const [head, worker] = [f.hosts[0]!.host.alias, f.hosts[1]!.host.alias];
-    await cfg().update(
-      'servers',
-      [{ name, host: head, sshConfigFile: f.sshConfig, modelDir: '~/models/Kimi-K2.5', servedModelName: 'Kimi-K2.5', env: FAST, cluster: { workers: [worker] } }],
-      vscode.ConfigurationTarget.Global,
-    );
-    await cfg().update('activeServer', name, vscode.ConfigurationTarget.Global);
-    await waitFor(() => a.server.runningProfile.name === name && a.server.nodes !== undefined, 'the service to follow the cluster profile');
+    await useClusterProfile(a);
 
     // The view is there (its focus command exists only for a contributed view) and lists both nodes, stopped.
     await vscode.commands.executeCommand('kimi.clusterNodes.focus');
@@ -63,18 +119,9 @@ describe('a cluster profile in the extension (real sshd hosts on a LAN)', functi
     assert.deepEqual(before.map((r) => [r.label, r.description]), [[head, 'head · stopped'], [worker, 'worker 1 · stopped']]);
 
     // Sizing help: every node's GPUs probed over SSH, the profile's layout checked, the smallest layout proposed.
-    const sizingMessages: string[] = [];
-    const info = vscode.window.showInformationMessage;
-    (vscode.window as { showInformationMessage: unknown }).showInformationMessage = (m: string) => {
-      sizingMessages.push(m);
-      return Promise.resolve(undefined);
-    };
-    let lines: string[] | undefined;
-    try {
-      lines = (await vscode.commands.executeCommand('kimi.checkClusterSizing')) as string[] | undefined;
-    } finally {
-      (vscode.window as { showInformationMessage: unknown }).showInformationMessage = info;
-    }
+    const sizing = await messagesOf(() => vscode.commands.executeCommand('kimi.checkClusterSizing') as Thenable<string[] | undefined>);
+    const lines = sizing.result;
+    const sizingMessages = sizing.info;
     assert.ok(lines && lines.length === 4, JSON.stringify(lines));
     assert.match(lines[0]!, new RegExp(`^${head} \\(head\\): 8× NVIDIA H100 80GB HBM3, 79\\.6 GiB each, all free$`));
     assert.ok(sizingMessages.some((m) => /^Kimi: Fits: TP8 × PP2 over Ray on .* Recommended: TP8 × PP2 over Ray/.test(m)), JSON.stringify(sizingMessages));
@@ -102,29 +149,100 @@ describe('a cluster profile in the extension (real sshd hosts on a LAN)', functi
     await vscode.commands.executeCommand('kimi.showNodeLogs', 1);
     await waitFor(() => vscode.window.terminals.some((t) => t.name === `Kimi Server: ${name} · ${worker}`), 'the worker\'s log terminal');
 
-    const chat = await fetch(`${result.baseUrl}/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'Kimi-K2.5', messages: [{ role: 'user', content: 'hello' }], max_tokens: 32 }),
-      signal: AbortSignal.timeout(20_000),
-    });
-    assert.equal(chat.status, 200);
+    assert.equal(await chat(result.baseUrl, 'hello'), 200);
 
-    const messages: string[] = [];
-    const original = vscode.window.showInformationMessage;
-    (vscode.window as { showInformationMessage: unknown }).showInformationMessage = (m: string) => {
-      messages.push(m);
-      return Promise.resolve(undefined);
-    };
-    try {
-      const stopped = (await vscode.commands.executeCommand('kimi.stopServer')) as LifecycleState;
-      assert.equal(stopped.kind, 'stopped');
-    } finally {
-      (vscode.window as { showInformationMessage: unknown }).showInformationMessage = original;
-    }
+    const stop = await messagesOf(() => vscode.commands.executeCommand('kimi.stopServer') as Thenable<LifecycleState>);
+    assert.equal(stop.result.kind, 'stopped');
+    const messages = stop.info;
     assert.ok(messages.some((m) => /^Kimi: Stopped cluster ".*" \(.*vLLM \(SIGINT\), Ray \(SIGINT\); .*Ray \(SIGINT\)\); no Ray or vLLM process and no GPU memory is left on any of its 2 nodes\.$/.test(m)), JSON.stringify(messages));
     const after = await a.cluster.waitForRows((r) => r.every((x) => / · stopped$/.test(x.description)));
     assert.equal(after.length, 2);
+    for (const h of f.hosts) {
+      assert.deepEqual(f.clusterProcesses(h), [], `nothing left on ${h.host.name}`);
+      assert.deepEqual(f.claims(h), [], `no GPU memory held on ${h.host.name}`);
+    }
+  });
+
+  it('a worker\'s SSH link drops while the cluster serves: the view and serve status --json say the link is lost, the cluster keeps serving, the node recovers with the link; Stop with the link down stops all it reaches', async () => {
+    const a = await api();
+    const [head, worker] = [f.hosts[0]!.host.alias, f.hosts[1]!.host.alias];
+    const w = f.hosts[1]!;
+    await useClusterProfile(a);
+    const config = path.join(f.root, 'servers.json');
+    fs.writeFileSync(config, JSON.stringify({ servers: [profile()] }));
+    const status = async () => {
+      const r = await kimiVllm(['serve', 'status', '--config', config, '--profile', name, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { state: string; nodes: { host: string; state: string; detail: string | null }[] };
+    };
+
+    const ready = (await vscode.commands.executeCommand('kimi.startServer', name)) as LifecycleState;
+    assert.ok(ready.kind === 'ready', JSON.stringify(ready).slice(0, 1200));
+    await a.cluster.waitForRows((r) => r.length === 2 && r.every((x) => / · ready$/.test(x.description)));
+    const lostLine = new RegExp(
+      `^SSH link lost, reconnecting \\(a lost link does not stop what runs there\\)\\. ${worker} is unreachable from this machine \\(ssh: connect to host ${w.host.address.replace(/\./g, '\\.')} port \\d+: No route to host\\)\\. Check the network or VPN\\.$`,
+    );
+    const stateOf = (r: { children: { label: string; description: string }[] }) => r.children.find((c) => c.label === 'State')?.description ?? '';
+
+    // 1. The link drops: the worker is shown unreachable, in words, while the head serves on.
+    let t = Date.now();
+    await w.host.cutFromHere();
+    try {
+      const lost = await a.cluster.waitForRows((r) => r[1]?.description === 'worker 1 · unreachable', 30_000);
+      console.log(`      link lost shown after ${Date.now() - t} ms`);
+      assert.match(stateOf(lost[1]!), lostLine);
+      assert.equal(lost[1]!.icon, 'debug-disconnect');
+      assert.match(lost[1]!.tooltip, /^.*\nState: unreachable — SSH link lost, reconnecting/);
+      assert.equal(lost[0]!.description, 'head · ready');
+      assert.equal(a.server.state.kind, 'ready');
+      assert.equal(await chat(ready.baseUrl, 'still there?'), 200, 'the cluster keeps serving without the worker\'s SSH link');
+
+      // The same from a terminal: the cluster is ready, the worker cannot be asked.
+      const s = await status();
+      assert.equal(s.state, 'ready');
+      assert.deepEqual(s.nodes.map((n) => [n.host, n.state]), [[head, 'ready'], [worker, 'unreachable']]);
+      assert.match(s.nodes[1]!.detail ?? '', new RegExp(`^${worker} is unreachable from this machine \\(ssh: connect to host .*: No route to host\\)\\. Check the network or VPN\\.$`));
+    } finally {
+      await w.host.restoreFromHere();
+    }
+
+    // 2. The link is back: the worker is shown as it was, and nothing was restarted.
+    t = Date.now();
+    const back = await a.cluster.waitForRows((r) => r.length === 2 && r.every((x) => / · ready$/.test(x.description)), 30_000);
+    console.log(`      recovery shown after ${Date.now() - t} ms`);
+    assert.equal(stateOf(back[1]!), 'Ray: its GPUs hold vLLM workers');
+    assert.equal((a.server.state as { pid?: number }).pid, ready.pid);
+    assert.deepEqual((await status()).nodes.map((n) => n.state), ['ready', 'ready']);
+
+    // 3. Stop while the worker cannot be reached: everything on the head is stopped and checked, the worker is named.
+    await w.host.cutFromHere();
+    try {
+      await a.cluster.waitForRows((r) => r[1]?.description === 'worker 1 · unreachable', 30_000);
+      const stop = await messagesOf(() => vscode.commands.executeCommand('kimi.stopServer') as Thenable<LifecycleState>);
+      assert.equal(stop.result.kind, 'stopped');
+      assert.equal(stop.warnings.length, 1, JSON.stringify(stop));
+      assert.match(
+        stop.warnings[0]!,
+        new RegExp(`^Kimi: Stopped cluster "${name}" \\(${head}: vLLM \\(SIGINT\\), Ray \\(SIGINT\\)\\), but: ${worker}: could not be checked: ${worker} is unreachable from this machine \\(.*No route to host\\)\\. Check the network or VPN\\. Check those nodes \\(nvidia-smi, ray status, ss -ltnp\\)\\.$`),
+      );
+      assert.deepEqual(f.clusterProcesses(f.hosts[0]!), [], 'nothing left on the head');
+      assert.deepEqual(f.claims(f.hosts[0]!), [], 'no GPU memory held on the head');
+      const rows = a.cluster.rows();
+      assert.deepEqual(rows.map((r) => r.description), ['head · stopped', 'worker 1 · unreachable']);
+    } finally {
+      await w.host.restoreFromHere();
+    }
+
+    // 4. With the link back, Stop again: nothing is left on either host (the worker's Ray ended with the head's, as
+    //    Ray's do, or this stop ends it).
+    const again = await messagesOf(() => vscode.commands.executeCommand('kimi.stopServer') as Thenable<LifecycleState>);
+    assert.equal(again.result.kind, 'stopped');
+    assert.deepEqual(again.warnings, []);
+    assert.ok(
+      again.info.some((m) => new RegExp(`^Kimi: (No server of cluster "${name}" is running on any of its 2 nodes; nothing to stop\\.|Stopped cluster "${name}" \\(${worker}: Ray \\(SIG\\w+\\)\\); no Ray or vLLM process and no GPU memory is left on any of its 2 nodes\\.)$`).test(m)),
+      JSON.stringify(again),
+    );
+    await a.cluster.waitForRows((r) => r.every((x) => / · stopped$/.test(x.description)));
     for (const h of f.hosts) {
       assert.deepEqual(f.clusterProcesses(h), [], `nothing left on ${h.host.name}`);
       assert.deepEqual(f.claims(h), [], `no GPU memory held on ${h.host.name}`);

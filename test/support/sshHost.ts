@@ -69,6 +69,13 @@ export interface SshHost {
   /** Packets stop flowing (netns: the host's veth goes down; loopback: sshd is frozen). */
   blockTraffic(): Promise<void>;
   unblockTraffic(): Promise<void>;
+  /** This machine loses its way to the host while the host's own network stays up (on a LAN it still reaches the
+   *  other hosts, as a GPU node keeps its cluster fabric when the VPN to it drops): an `unreachable` route for its
+   *  address here — new connections fail at once with "No route to host" — and its established SSH sessions dropped.
+   *  netns mode only. */
+  cutFromHere(): Promise<void>;
+  /** Undoes cutFromHere(): new connections get through again. */
+  restoreFromHere(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -284,6 +291,7 @@ class HostImpl implements SshHost {
   private sshdPid = 0;
   private frozen: number[] = [];
   private stopped = false;
+  private cut = false;
 
   constructor(readonly name: string) {}
 
@@ -352,6 +360,8 @@ class HostImpl implements SshHost {
       this.veth = veth;
       this.mode = 'netns';
       this.address = lan ? `${lan.prefix}.${n + 1}` : `10.213.${n}.2`;
+      // A route left by a crashed run's cutFromHere() (the address is ours now: N is ours while the veth name is).
+      runSyncQuiet('ip', ['route', 'del', 'unreachable', `${this.address}/32`]);
       this.port = SSHD_PORT;
       this.alias = `gpu-test-${n}`;
       this.user = 'root';
@@ -501,6 +511,19 @@ class HostImpl implements SshHost {
     this.frozen = [];
   }
 
+  async cutFromHere(): Promise<void> {
+    if (!this.namespace) throw new Error('cutFromHere needs a network namespace (netns mode)');
+    await run('ip', ['route', 'add', 'unreachable', `${this.address}/32`]);
+    this.cut = true;
+    await this.dropConnections();
+  }
+
+  async restoreFromHere(): Promise<void> {
+    if (!this.cut) return;
+    await run('ip', ['route', 'del', 'unreachable', `${this.address}/32`]);
+    this.cut = false;
+  }
+
   async stop(): Promise<void> {
     this.stopSync();
   }
@@ -510,6 +533,7 @@ class HostImpl implements SshHost {
     if (this.stopped) return;
     this.stopped = true;
     live.delete(this);
+    if (this.cut) runSyncQuiet('ip', ['route', 'del', 'unreachable', `${this.address}/32`]);
     for (const pid of this.frozen) {
       try {
         process.kill(pid, 'SIGCONT');

@@ -89,6 +89,9 @@ export class ClusterManager implements ClusterController {
   private readonly launches = new Set<Promise<unknown>>();
   /** The handling of the head's vLLM failing (attributing it to a node, stopping the cluster). */
   private headFailure: Promise<void> | undefined;
+  /** Links found down while the cluster runs, by who noticed ("<node>/ray", "<node>/vllm", "0/head"): the node is shown
+   *  'unreachable' with the reason until its link answers again (its processes are not touched). */
+  private readonly lostLinks = new Map<string, { node: number; reason: string }>();
 
   constructor(
     profile: ClusterProfile,
@@ -122,7 +125,7 @@ export class ClusterManager implements ClusterController {
   }
 
   get nodes(): readonly ClusterNodeStatus[] {
-    return this.nodeStates;
+    return this.shownNodes();
   }
 
   onState(listener: (s: LifecycleState) => void): Unsubscribe {
@@ -545,7 +548,7 @@ export class ClusterManager implements ClusterController {
     const problems = reports
       .map((r) => {
         const gpus = Object.entries(r.gpuMemoryHeld).map(([g, mib]) => `GPU ${g}: ${Math.round(mib)} MiB`);
-        const items = [...r.leftovers, ...(gpus.length ? [`GPU memory still held (${gpus.join(', ')})`] : []), ...(r.error ? [`could not be checked: ${r.error}`] : [])];
+        const items = [...r.leftovers, ...(gpus.length ? [`GPU memory still held (${gpus.join(', ')})`] : []), ...(r.error ? [`could not be checked: ${r.error.replace(/\.$/, '')}`] : [])];
         return items.length ? `${r.host === 'local' ? 'this machine' : r.host}: ${items.join(', ')}` : '';
       })
       .filter(Boolean)
@@ -628,6 +631,8 @@ export class ClusterManager implements ClusterController {
   private onHeadState(s: LifecycleState): void {
     if (!this.followingHead || this.failing) return;
     const ref = this.ref();
+    if (s.kind === 'starting' || s.kind === 'ready') this.linkLost(0, 'head', s.reconnecting?.reason);
+    else this.linkLost(0, 'head', undefined);
     switch (s.kind) {
       case 'starting':
         this.set({ ...s, ...ref, ...(this.gpuSummary ? { gpus: this.gpuSummary } : {}) });
@@ -669,7 +674,13 @@ export class ClusterManager implements ClusterController {
         this.nodeLine(i, line);
         if (what === 'vllm' && parser.phase && this.nodeStates[i]!.state === 'starting') this.patchNode(i, { detail: `vLLM (headless): ${PHASE_WORDS[parser.phase] ?? parser.phase}` });
       },
-      { ...(this.deps.pollMs ? { pollMs: this.deps.pollMs } : {}) },
+      {
+        ...(this.deps.pollMs ? { pollMs: this.deps.pollMs } : {}),
+        ...(this.deps.backoffMs ? { backoffMs: this.deps.backoffMs } : {}),
+        onLink: (lost) => {
+          if (epoch === this.epoch) this.linkLost(i, what, lost);
+        },
+      },
     );
     const w: Watch = { node: i, what, follow };
     this.watches.push(w);
@@ -682,6 +693,7 @@ export class ClusterManager implements ClusterController {
       }, () => undefined);
     void follow.ended.then(({ stopped }) => {
       this.watches = this.watches.filter((x) => x !== w);
+      this.linkLost(i, what, undefined);
       if (stopped || epoch !== this.epoch || this.disposed) return;
       void this.onNodeGone(i, what, epoch);
     });
@@ -689,6 +701,32 @@ export class ClusterManager implements ClusterController {
 
   private endWatches(): void {
     for (const w of this.watches.splice(0)) w.follow.stop();
+    if (this.lostLinks.size === 0) return;
+    this.lostLinks.clear();
+    this.emitNodes();
+  }
+
+  /** A link found down (`reason`) or answering again (undefined) by one of the node's watchers. */
+  private linkLost(i: number, who: string, reason: string | undefined): void {
+    const key = `${i}/${who}`;
+    const had = this.lostLinks.get(key);
+    if (reason === undefined) {
+      if (had && this.lostLinks.delete(key)) this.emitNodes();
+      return;
+    }
+    if (had?.reason === reason || this.disposed) return;
+    this.lostLinks.set(key, { node: i, reason });
+    this.emitNodes();
+  }
+
+  /** The nodes as shown: a node whose link is down is 'unreachable' with the reason, whatever it was doing. */
+  private shownNodes(): ClusterNodeStatus[] {
+    if (this.lostLinks.size === 0) return this.nodeStates;
+    return this.nodeStates.map((n) => {
+      const lost = [...this.lostLinks.values()].find((l) => l.node === n.index);
+      if (!lost) return n;
+      return { ...n, state: 'unreachable', detail: `SSH link lost, reconnecting (a lost link does not stop what runs there). ${lost.reason}` };
+    });
   }
 
   private nodeLine(i: number, line: string, emit = true): void {
@@ -934,7 +972,12 @@ export class ClusterManager implements ClusterController {
 
   private setNodes(nodes: ClusterNodeStatus[]): void {
     this.nodeStates = nodes;
-    for (const l of this.nodeListeners) l(this.nodeStates);
+    this.emitNodes();
+  }
+
+  private emitNodes(): void {
+    const shown = this.shownNodes();
+    for (const l of this.nodeListeners) l(shown);
   }
 
   private patchNode(i: number, patch: Partial<ClusterNodeStatus>): void {

@@ -82,27 +82,55 @@ export class NodeProcess {
 
   /**
    * Follows the log from its current end: every clean line to `onLine`, until the process ends or stop(). Streams
-   * when the runner can (`tail -F --pid`), else polls every `pollMs`. A dropped link is retried; only a process that
-   * is really gone ends it.
+   * when the runner can (`tail -F --pid`), else polls every `pollMs`. A dropped link is retried with backoff (doubling
+   * from `backoffMs.initial` to `backoffMs.max`, default 1 s to 10 s) and reported through `onLink` (the reason when
+   * the node cannot be asked, undefined once it answers again); only a process that is really gone ends following.
    */
-  follow(onLine: (line: string, parser: VllmLogParser) => void, opts: { pollMs?: number; fromStart?: boolean } = {}): NodeFollow {
+  follow(
+    onLine: (line: string, parser: VllmLogParser) => void,
+    opts: { pollMs?: number; fromStart?: boolean; backoffMs?: { initial: number; max: number }; onLink?: (lost: string | undefined) => void } = {},
+  ): NodeFollow {
     let active = true;
     let stream: CommandStream | undefined;
     const parser = new VllmLogParser();
     const emit = (events: LogEvent[]) => {
       for (const l of linesOf(events)) onLine(l, parser);
     };
-    const ended = (async (): Promise<{ stopped: boolean }> => {
-      let status: ServerStatus;
-      try {
-        status = await this.status();
-      } catch {
-        status = { state: 'none', alive: false, pid: null, logBytes: 0 };
+    const backoff = opts.backoffMs ?? { initial: 1000, max: 10_000 };
+    let wait = backoff.initial;
+    let lost: string | undefined;
+    const linkDown = async (err: unknown) => {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (reason !== lost) {
+        lost = reason;
+        opts.onLink?.(reason);
       }
+      await delay(wait);
+      wait = Math.min(backoff.max, wait * 2);
+    };
+    const linkUp = () => {
+      wait = backoff.initial;
+      if (lost === undefined) return;
+      lost = undefined;
+      opts.onLink?.(undefined);
+    };
+    const ended = (async (): Promise<{ stopped: boolean }> => {
+      // The node must answer first: a link that is down now is no reason to think the process is gone.
+      let status: ServerStatus | undefined;
+      while (active && !status) {
+        try {
+          status = await this.status();
+        } catch (err) {
+          if (active) await linkDown(err);
+        }
+      }
+      if (!status) return { stopped: true };
+      linkUp();
       let cursor = opts.fromStart ? 0 : status.logBytes;
       const pid = status.pid;
       if (!status.alive || !pid) return { stopped: !active };
       while (active) {
+        let streamFailed = false;
         if (typeof this.runner.stream === 'function') {
           const utf8 = new Utf8Stream();
           const start = cursor;
@@ -116,34 +144,42 @@ export class NodeProcess {
           stream = undefined;
           emit(parser.push(utf8.end()));
           if (!active) break;
-          if (end.error) await new Promise((r) => setTimeout(r, 1000));
+          streamFailed = end.error !== undefined;
         } else {
           try {
             const chunk = parseTail((await this.runner.exec(tailScript({ stateDir: this.stateDir, offset: cursor, maxBytes: LOG_CHUNK }), { timeoutMs: this.scriptTimeoutMs })).stdoutBuffer, cursor);
             cursor = chunk.nextOffset;
             emit(parser.push(chunk.text));
           } catch {
-            /* the link: retried below */
+            /* the link: the status below tells */
           }
-          await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
+          await delay(opts.pollMs ?? 500);
         }
         if (!active) break;
-        try {
-          const now = await this.status();
-          if (!now.alive || now.pid !== pid) {
-            // The rest of the log, then it is over.
-            try {
-              const rest = parseTail((await this.runner.exec(tailScript({ stateDir: this.stateDir, offset: cursor, maxBytes: LOG_CHUNK }), { timeoutMs: this.scriptTimeoutMs })).stdoutBuffer, cursor);
-              if (!rest.reset) emit(parser.push(rest.text));
-            } catch {
-              /* what we have */
-            }
-            emit(parser.end());
-            return { stopped: !active };
+        // Asked until the node answers (a stream started meanwhile could run for hours without saying the link is back).
+        let now: ServerStatus | undefined;
+        while (active && !now) {
+          try {
+            now = await this.status();
+          } catch (err) {
+            if (active) await linkDown(err);
           }
-        } catch {
-          await new Promise((r) => setTimeout(r, 1000));
         }
+        if (!now) break;
+        linkUp();
+        if (!now.alive || now.pid !== pid) {
+          // The rest of the log, then it is over.
+          try {
+            const rest = parseTail((await this.runner.exec(tailScript({ stateDir: this.stateDir, offset: cursor, maxBytes: LOG_CHUNK }), { timeoutMs: this.scriptTimeoutMs })).stdoutBuffer, cursor);
+            if (!rest.reset) emit(parser.push(rest.text));
+          } catch {
+            /* what we have */
+          }
+          emit(parser.end());
+          return { stopped: !active };
+        }
+        // The stream failed although the node answers (e.g. sshd refused one more session): not at once again.
+        if (streamFailed) await delay(1000);
       }
       return { stopped: true };
     })();
@@ -155,6 +191,10 @@ export class NodeProcess {
       ended,
     };
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 export class NodeProcessError extends Error {

@@ -100,7 +100,9 @@ export interface NodeStopReport {
   error?: string;
 }
 
-/** One host of a cluster, as the tree view and `serve status --json` show it. */
+/** One host of a cluster, as the tree view and `serve status --json` show it. 'unreachable': it cannot be asked over
+ *  SSH — refused at pre-flight, or its link dropped while the cluster runs (then `detail` says "SSH link lost" and the
+ *  node shows its own state again once the link answers). */
 export type NodeState = 'stopped' | 'checking' | 'starting' | 'running' | 'ready' | 'failed' | 'stopping' | 'unreachable';
 
 export interface ClusterNodeStatus {
