@@ -28,6 +28,9 @@ function invalid(message: string): ChatError {
   return new ChatError({ kind: 'invalidInput', retryable: false, message });
 }
 
+/** The profile a "Restart with Flags" is restarting, per extension instance (one at a time). */
+const restarting = new WeakMap<Services, string>();
+
 export class VscodeChatPlatform implements ChatPlatform {
   readonly store: HistoryStore;
   readonly log: ChatPlatform['log'];
@@ -136,10 +139,17 @@ export class VscodeChatPlatform implements ChatPlatform {
   async restartServerWithFlags(flags: string[]): Promise<string | undefined> {
     const { server, config } = this.s;
     const st = server.state;
+    // The error card keeps its button: pressed again while the restart runs (stopping, the settings written, starting)
+    // or once it is done, it must neither claim the server is not Kimi's nor load the model a second time.
+    const profile = server.runningProfile;
+    if (st.kind === 'ready' && !st.reattached && profile.enableAutoToolChoice && profile.toolCallParser !== '') {
+      return `"${profile.name}" already runs with tool calling turned on (--enable-auto-tool-choice --tool-call-parser ${profile.toolCallParser}). Press Retry to send the message again.`;
+    }
+    const underWay = restarting.get(this.s);
+    if (underWay) return `Kimi is restarting "${underWay}" with tool calling turned on. Press Retry once the server is ready.`;
     if (st.kind !== 'ready') {
       return `The server at ${this.server().baseUrl} was not started by Kimi, so Kimi cannot restart it. Restart \`vllm serve\` with ${flags.join(' ')} (or start one of your kimi.servers profiles, which include them).`;
     }
-    const profile = server.runningProfile;
     const ok = await this.confirm(
       `Restart "${profile.name}" with tool calling turned on?`,
       `Kimi adds ${flags.join(' ')} to the profile "${profile.name}" (kimi.servers) and restarts the server on ${hostLabel(profile.host)}. ` +
@@ -147,6 +157,7 @@ export class VscodeChatPlatform implements ChatPlatform {
       'Restart Server',
     );
     if (!ok) return undefined;
+    restarting.set(this.s, profile.name);
     void (async () => {
       // Stopped first, so that changing the profile of a running server does not also offer a restart.
       await stopWithProgress(this.s, { quiet: true });
@@ -158,7 +169,7 @@ export class VscodeChatPlatform implements ChatPlatform {
       await startWithProgress(this.s);
     })().catch((e: unknown) => {
       void vscode.window.showErrorMessage(`Kimi: restarting "${profile.name}" with tool calling failed: ${e instanceof Error ? e.message : String(e)}`);
-    });
+    }).finally(() => restarting.delete(this.s));
     return undefined;
   }
 }
