@@ -147,7 +147,7 @@ async function main() {
       const v = registry.validate('search_text', JSON.stringify({ query }));
       if (!v.ok) throw new Error(v.error);
       try {
-        return await v.tool.run(v.args as never, { port, confinement, signal: ctrl.signal, limits: DEFAULT_LIMITS, approve: async () => false });
+        return await v.tool.run(v.args as never, { port, confinement, signal: ctrl.signal, limits: DEFAULT_LIMITS, offers: (tool) => registry.get(tool) !== undefined, approve: async () => false });
       } catch (e) {
         throw new Error(e instanceof ToolError ? `search_text failed: ${e.message}` : String(e));
       }

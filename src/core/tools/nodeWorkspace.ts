@@ -65,6 +65,8 @@ export class NodeWorkspace implements WorkspacePort {
   readonly roots: readonly WorkspaceRoot[];
   readonly excludes: readonly string[];
   readonly hostName = 'the kimi-vllm CLI';
+  /** Without --yes the CLI offers no run_command (nor propose_edit). */
+  readonly howToAllowCommands: string | undefined;
   private readonly confinement: Confinement;
 
   constructor(private readonly opts: NodeWorkspaceOptions) {
@@ -81,6 +83,8 @@ export class NodeWorkspace implements WorkspacePort {
     this.roots = workspaceRoots(opts.roots);
     this.excludes = opts.excludes ?? [];
     this.confinement = new Confinement(this.roots, { excludes: this.excludes });
+    this.howToAllowCommands = opts.yes || opts.approve ? undefined
+      : 'the user can start kimi-vllm chat again with --yes, which lets you run commands (and write edits) without asking them';
   }
 
   private rootOf(abs: string): WorkspaceRoot | undefined {

@@ -10,6 +10,9 @@ export interface ToolContext {
   confinement: Confinement | undefined;
   signal: AbortSignal;
   limits: ToolLimits;
+  /** Whether the model was given this tool (the CLI without --yes has no propose_edit / run_command): a hint in a
+   *  result or an error must not send the model to a tool it does not have. */
+  offers(tool: string): boolean;
   /** Ask the user; shows the call as awaiting approval meanwhile. Resolves true on Accept. A port may instead
    *  throw ToolError to refuse with a reason (the CLI without --yes does). */
   approve(req: ApprovalRequest): Promise<boolean>;

@@ -385,6 +385,7 @@ async function loopWithSignal(opts: ToolLoopOptions, signal: AbortSignal): Promi
       confinement,
       signal,
       limits,
+      offers: (name) => opts.registry.get(name) !== undefined,
       approve: async (req) => {
         if (!opts.port) throw new ToolError(`${tool.name} needs approval, but there is no workspace to ask in`);
         const askedAt = now();

@@ -141,6 +141,9 @@ export interface WorkspacePort {
   readonly excludes?: readonly string[];
   /** A short host name for messages ("VS Code", "the kimi-vllm CLI"). */
   readonly hostName: string;
+  /** When this host leaves run_command out: how the user can let the model run commands, for the model to pass on
+   *  (the CLI: "… start kimi-vllm chat again with --yes …"). Optional. */
+  readonly howToAllowCommands?: string | undefined;
 
   readFile(p: ConfinedPath, opts: { maxBytes: number; signal: AbortSignal }): Promise<ReadFileResult>;
   stat(p: ConfinedPath): Promise<FileStat | undefined>;

@@ -14,6 +14,18 @@ const MATCH_TEXT_CHARS = 300;
 const pathArg = (what: string) => described(z.string().check(z.minLength(1)), what);
 const maxResultsArg = () => z.optional(described(z.int().check(z.gte(1), z.lte(1000)), 'How many results at most (default 100, up to 1000).'));
 
+/** What to do instead of reading a file over read_file's size limit, naming only tools the model has. search_text
+ *  skips files over SEARCH_MAX_FILE_BYTES (and read_file's line ranges do not lift the size limit): above that only
+ *  a command can look into the file. */
+function tooLargeHint(ctx: ToolContext, port: WorkspacePort, p: ConfinedPath, size: number): string {
+  if (size <= SEARCH_MAX_FILE_BYTES && ctx.offers('search_text')) return 'use search_text to find the part you need';
+  const skips = `search_text skips files over ${formatBytes(SEARCH_MAX_FILE_BYTES)} too`;
+  if (ctx.offers('run_command')) return `${skips}; to see part of it use run_command (e.g. head, tail or grep), which the user approves`;
+  return `${skips}, and run_command is not available here, so none of your tools can show any of it. Tell the user, with a ` +
+    `command they can run to see the part you need (e.g. head, tail or grep on ${p.display})` +
+    `${port.howToAllowCommands ? `; ${port.howToAllowCommands}` : ''}`;
+}
+
 /** Read a file's text through the port, asking first when it looks like a secret or is ignored/excluded. */
 async function readChecked(ctx: ToolContext, tool: string, p: ConfinedPath): Promise<string> {
   const { port, confinement } = workspaceOf(ctx, tool);
@@ -26,10 +38,7 @@ async function readChecked(ctx: ToolContext, tool: string, p: ConfinedPath): Pro
     const [size, max] = [formatBytes(st.size), formatBytes(ctx.limits.maxReadBytes)];
     const sizes = size !== max ? `${size}, more than the ${max}`
       : `${st.size.toLocaleString('en-US')} bytes, more than the ${ctx.limits.maxReadBytes.toLocaleString('en-US')} bytes (${max})`;
-    // search_text skips files this big too: then only a command can look into it.
-    const hint = st.size <= SEARCH_MAX_FILE_BYTES ? 'use search_text to find the part you need'
-      : `search_text skips files over ${formatBytes(SEARCH_MAX_FILE_BYTES)} too; to see part of it use run_command (e.g. head, tail or grep), which the user approves`;
-    throw new ToolError(`${p.display} is ${sizes} ${tool} can read; ${hint}`);
+    throw new ToolError(`${p.display} is ${sizes} ${tool} can read; ${tooLargeHint(ctx, port, p, st.size)}`);
   }
   const sens = confinement.sensitivity(p);
   if (sens) {

@@ -35,6 +35,7 @@ async function call(port: WorkspacePort, name: string, args: Json, limits: Parti
       confinement: new Confinement(port.roots, { ...(port.excludes ? { excludes: port.excludes } : {}) }),
       signal: ctrl.signal,
       limits: { ...DEFAULT_LIMITS, ...limits },
+      offers: (tool) => registry.get(tool) !== undefined,
       approve: async (req) => (await port.requestApproval(req, ctrl.signal)) === 'accept',
     });
   } catch (e) {

@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createToolRegistry } from '../../../src/core/tools/registry';
 import { DEFAULT_LIMITS } from '../../../src/core/tools/types';
 import { withEmulator } from '../chat/helpers';
 import { makeSandbox, runLoop, type Json, type Sandbox } from './helpers';
@@ -74,6 +75,41 @@ describe('tool loop: files too large for one result (default limits)', function 
       assert.equal(tool[0].content, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read; ' +
         'search_text skips files over 2.0 MB too; to see part of it use run_command (e.g. head, tail or grep), which the user approves');
       assert.ok(JSON.stringify(bodies[1]).length < 100_000, 'none of the file was sent');
+    });
+  });
+
+  it('without run_command (the CLI without --yes) the error names no tool the model lacks: it asks for a command for the user and names --yes', async () => {
+    fs.writeFileSync(path.join(sb.ws, 'huge.txt'), Buffer.alloc(DEFAULT_LIMITS.maxReadBytes + 1024, 'a'));
+    await withEmulator({ script: [
+      { thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'huge.txt' } }] },
+      { match: 'none of your tools can show any of it', thinking: 'Ask the user.', answer: 'huge.txt is too large for my tools here: run `head huge.txt`, or start me again with --yes.' },
+    ] }, async (h) => {
+      // What `kimi-vllm chat --workspace DIR` without --yes builds: read-only tools, a port that accepts nothing.
+      const { result, bodies } = await runLoop(h, 'What does huge.txt start with?', { ws: sb.ws, registry: createToolRegistry({ writeTools: false }) });
+      assert.ok(!bodies[0].tools.some((t: Json) => t.function.name === 'run_command'), 'run_command is not offered');
+      assert.deepEqual(result.toolCalls.map((c) => c.status), ['error']);
+      const sent: string = bodies[1].messages.at(-1).content;
+      assert.equal(sent, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read; ' +
+        'search_text skips files over 2.0 MB too, and run_command is not available here, so none of your tools can show any of it. ' +
+        'Tell the user, with a command they can run to see the part you need (e.g. head, tail or grep on huge.txt); ' +
+        'the user can start kimi-vllm chat again with --yes, which lets you run commands (and write edits) without asking them');
+      assert.ok(!/use run_command/.test(sent));
+      assert.equal(result.answer, 'huge.txt is too large for my tools here: run `head huge.txt`, or start me again with --yes.');
+    });
+  });
+
+  it('without run_command on a host that decides approvals itself: the same advice, without the CLI\'s --yes', async () => {
+    fs.writeFileSync(path.join(sb.ws, 'huge.txt'), Buffer.alloc(DEFAULT_LIMITS.maxReadBytes + 1024, 'a'));
+    await withEmulator({ script: [
+      { thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'huge.txt' } }] },
+      { thinking: 'Ask the user.', answer: 'Too large.' },
+    ] }, async (h) => {
+      const { bodies } = await runLoop(h, 'What does huge.txt start with?', {
+        ws: sb.ws, registry: createToolRegistry({ writeTools: false }), workspace: { approve: async () => 'reject' },
+      });
+      assert.equal(bodies[1].messages.at(-1).content, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read; ' +
+        'search_text skips files over 2.0 MB too, and run_command is not available here, so none of your tools can show any of it. ' +
+        'Tell the user, with a command they can run to see the part you need (e.g. head, tail or grep on huge.txt)');
     });
   });
 
