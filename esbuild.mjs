@@ -1,4 +1,6 @@
-// Two bundles: the extension (+ CLI) for Node/CJS with `vscode` external, and the webview for the browser.
+// The bundles: the extension for Node/CJS with `vscode` external — dist/extension.js (what activation loads) and
+// dist/features.js (src/vscode/features.ts: what is loaded on first use, through src/vscode/lazy.ts) — the CLI,
+// and the webview for the browser.
 //   node esbuild.mjs               development build with source maps
 //   node esbuild.mjs --production  minified, no source maps (what `npm run package` ships)
 //   node esbuild.mjs --watch       rebuild on change
@@ -18,19 +20,33 @@ const common = {
   legalComments: 'none',
 };
 
+/** lazy.ts's `require('./features.js')` stays a require: at run time it loads dist/features.js next to the
+ *  bundle (a bundled copy would put everything back into dist/extension.js). */
+const featuresExternal = {
+  name: 'features-external',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/features\.js$/ }, (args) => {
+      if (!args.importer.endsWith(path.join('src', 'vscode', 'lazy.ts'))) return undefined;
+      return { path: './features.js', external: true };
+    });
+  },
+};
+
+const node = {
+  ...common,
+  outdir: 'dist',
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode'],
+  // The openai SDK's optional AWS signing helpers are never used here.
+  mainFields: ['module', 'main'],
+  plugins: [featuresExternal],
+};
+
 /** @type {import('esbuild').BuildOptions[]} */
 const builds = [
-  {
-    ...common,
-    entryPoints: { extension: 'src/extension.ts', cli: 'src/cli/main.ts' },
-    outdir: 'dist',
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['vscode'],
-    // The openai SDK's optional AWS signing helpers are never used here.
-    mainFields: ['module', 'main'],
-  },
+  { ...node, entryPoints: { extension: 'src/extension.ts', features: 'src/vscode/features.ts', cli: 'src/cli/main.ts' } },
   {
     ...common,
     entryPoints: { webview: 'src/webview/main.ts' },

@@ -108,6 +108,7 @@ const vsix = {
   bytes: fs.statSync(vsixPath).size,
   files: entries,
   extensionJs: size('dist/extension.js'),
+  featuresJs: size('dist/features.js'),
   webviewJs: size('dist/webview.js'),
 };
 
@@ -179,7 +180,7 @@ const bundles = {
 
 // ---- 3. A/B rounds -----------------------------------------------------------------------------------------------
 
-/** @type {Record<string, {loadMs:number, activateMs:number, totalMs:number, ownActivationMs?:number, subscriptions:number}[]>} */
+/** @type {Record<string, {loadMs:number, activateMs:number, totalMs:number, ownActivationMs?:number, subscriptions:number, features?: {bytes:number, loadedDuringActivation:boolean, firstUseMs?:number}}[]>} */
 const samples = { 'kimi-vllm': [], baseline: [] };
 let host;
 for (let i = 0; i < rounds; i++) {
@@ -261,6 +262,14 @@ const tableLines = [
   `| ratio kimi-vllm / baseline (medians) | ${ratio(ours.load.median, base.load.median)} | ${ratio(ours.activate.median, base.activate.median)} | **${ratio(ours.total.median, base.total.median)}** | |`,
 ];
 const perRound = (name) => samples[name].map((m) => m.totalMs.toFixed(1)).join(', ');
+// dist/features.js: loaded by activate() itself (then inside the figures above), or measured right after it.
+const featureRuns = samples['kimi-vllm'].map((m) => m.features).filter(Boolean);
+const firstUse = featureRuns.map((f) => f.firstUseMs).filter((x) => typeof x === 'number');
+const featuresLine = featureRuns.length === 0
+  ? 'dist/features.js was not measured (missing from the VSIX?).'
+  : featureRuns.some((f) => f.loadedDuringActivation)
+    ? `activate() loaded dist/features.js in ${featureRuns.filter((f) => f.loadedDuringActivation).length} of ${featureRuns.length} rounds: it should only load on first use.`
+    : `activate() did not load dist/features.js in any round; loading it on first use (the first Start Server, chat or explanation) costs a further ${ms(median(firstUse))} (median, min ${ms(min(firstUse))}), once per window.`;
 
 const diff = ours.total.median - base.total.median;
 const load = `load average (1 min) ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`;
@@ -275,7 +284,8 @@ the extension host on Node ${host.node} in ${host.appName} ${CODE_SERVER_VERSION
 | VSIX (\`npm run package\`, production build) | measured | target |
 |---|---|---|
 | ${vsix.file} | ${num(vsix.bytes)} bytes (${kib(vsix.bytes)}), ${vsix.files} files | under 1 MB (1,000,000 bytes): ${ok(vsix.bytes < VSIX_TARGET_BYTES)} |
-| dist/extension.js (uncompressed) | ${num(vsix.extensionJs)} bytes (${kib(vsix.extensionJs)}) | |
+| dist/extension.js (uncompressed; what activation loads) | ${num(vsix.extensionJs)} bytes (${kib(vsix.extensionJs)}) | |
+| dist/features.js (uncompressed; loaded on first use) | ${num(vsix.featuresJs)} bytes (${kib(vsix.featuresJs)}) | |
 | dist/webview.js (uncompressed) | ${num(vsix.webviewJs)} bytes (${kib(vsix.webviewJs)}) | |
 
 Activation in the real extension host, median (min) of ${rounds} rounds. Target under ${ACTIVATION_TARGET_MS} ms:
@@ -284,6 +294,7 @@ ${ok(ours.total.median < ACTIVATION_TARGET_MS)} (kimi-vllm's total median ${ms(o
 ${tableLines.join('\n')}
 
 Per-round totals (ms), in round order — kimi-vllm: ${perRound('kimi-vllm')}; baseline: ${perRound('baseline')}.
+${featuresLine}
 The baseline's figures sit near the timer's floor, so the ratio is coarse; the difference of medians is the cost we add.
 
 In situ (one run, VS Code activating the unpacked .vsix itself on \`onStartupFinished\`): ${insituLine}.
@@ -291,7 +302,7 @@ In situ (one run, VS Code activating the unpacked .vsix itself on \`onStartupFin
 How: each round starts a fresh code-server. The baseline (test/bench/baseline: one status bar item, one command,
 bundled with the same esbuild options) is the extension under development; once VS Code has activated it on
 \`onStartupFinished\` the probe (test/bench/activationProbe.ts) takes its real \`ExtensionContext\` and, for each
-bundle in turn (ours is dist/extension.js from the .vsix; the order alternates between rounds), copies it to a fresh
+bundle in turn (ours is dist/extension.js from the .vsix, with dist/features.js beside it; the order alternates between rounds), copies it to a fresh
 path (no module cache), times \`require()\` (read + compile + evaluation of the whole bundle) and \`activate()\` (the
 real context with its own \`subscriptions\`, so commands, status bar items and the webview view provider are
 registered through the real API), then disposes everything.
@@ -324,6 +335,7 @@ ${['', 'load', 'activate', 'total', 'own activationMs'].map((h, i) => (i === 0 ?
 ${rows.map(([name, s]) => [name.padEnd(22), ...[s.load, s.activate, s.total, s.own].map((x) => (x ? `${x.median.toFixed(1)} (${x.min.toFixed(1)})` : '—').padStart(20))].join('')).join('\n')}
 ${'ratio (medians)'.padEnd(22)}${[ratio(ours.load.median, base.load.median), ratio(ours.activate.median, base.activate.median), ratio(ours.total.median, base.total.median)].map((x) => x.padStart(20)).join('')}
 kimi-vllm − baseline (total medians): ${diff.toFixed(1)} ms
+${featuresLine.replace(/`/g, '')}
 In situ (VS Code's own activation): ${insituLine.replace(/\*\*|`/g, '')}
 Target < ${ACTIVATION_TARGET_MS} ms (total median): ${ours.total.median < ACTIVATION_TARGET_MS ? 'met' : 'NOT met'}; ${compileCache}; ${load}
 

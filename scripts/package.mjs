@@ -25,8 +25,17 @@ if (forbidden.length) {
   console.error(`The VSIX contains files it must not ship:\n  ${forbidden.join('\n  ')}`);
   process.exit(1);
 }
-if (!files.includes('extension/dist/THIRD_PARTY_NOTICES.md')) {
-  console.error('The VSIX lacks dist/THIRD_PARTY_NOTICES.md (the licenses of the bundled packages).');
+// features.js is loaded on first use (src/vscode/lazy.ts): without it the extension would activate and then fail at
+// the first Start Server or chat, so its absence is caught here.
+const required = {
+  'extension/dist/extension.js': 'the extension',
+  'extension/dist/features.js': 'the code loaded on first use',
+  'extension/dist/webview.js': 'the chat panel',
+  'extension/dist/THIRD_PARTY_NOTICES.md': 'the licenses of the bundled packages',
+};
+const missing = Object.entries(required).filter(([f]) => !files.includes(f));
+if (missing.length) {
+  console.error(`The VSIX lacks ${missing.map(([f, what]) => `${f.replace(/^extension\//, '')} (${what})`).join(', ')}.`);
   process.exit(1);
 }
 const bytes = fs.statSync(out).size;

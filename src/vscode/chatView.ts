@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { Conversation } from '../core/chat/conversation';
 import { webviewToHostSchema, type HostToWebview, type WebviewToHost } from '../shared/protocol';
 import type { ChatSession } from './chat/chatSession';
+import { features } from './lazy';
 import { Disposable } from './lifecycle';
 import type { Services } from './services';
 import { chatServerView } from './server/presentation';
@@ -85,12 +86,9 @@ export class ChatViewProvider extends Disposable implements vscode.WebviewViewPr
   }
 
   private createSession(): ChatSession {
-    // Required here, not imported: esbuild then evaluates the chat modules (client, normaliser, history store and
-    // their schemas) on first use instead of when the extension loads.
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const { ChatSession } = require('./chat/chatSession') as typeof import('./chat/chatSession');
-    const { VscodeChatPlatform } = require('./chat/vscodePlatform') as typeof import('./chat/vscodePlatform');
-    /* eslint-enable @typescript-eslint/no-require-imports */
+    // From dist/features.js, loaded now: the chat modules (client, normaliser, history store, tools) are read and
+    // compiled when the chat is first used, not when the extension activates.
+    const { ChatSession, VscodeChatPlatform } = features();
     return new ChatSession(new VscodeChatPlatform(this.s, (msg) => this.deliver(msg)));
   }
 
@@ -130,8 +128,7 @@ export class ChatViewProvider extends Disposable implements vscode.WebviewViewPr
       const issue = parsed.error.issues[0];
       this.s.log.warn(`Ignored a malformed message from the chat view: ${issue ? `${issue.path.map(String).join('.') || 'message'}: ${issue.message}` : 'invalid'}`);
       // Over a size limit is something the user did (a huge image or paste): say so instead of staying silent.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const why = (require('./chat/chatSession') as typeof import('./chat/chatSession')).limitFeedback(raw);
+      const why = features().limitFeedback(raw);
       if (why) this.session.post({ type: 'composerError', message: why });
       return Promise.resolve();
     }

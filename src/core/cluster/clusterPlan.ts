@@ -3,15 +3,11 @@
 // flags for both layouts (docs/vllm-kimi-protocol.md §6). Plain data in, argv arrays out; shell text only through
 // vllmCommand.shellCommand (shellQuote), so no value from a profile or a host is ever interpreted by a shell.
 import type { ServerProfile } from '../config/serverProfile';
-import { profileSlug, stateDirFor } from '../server/remoteScripts';
+import { profileSlug, stateDirFor } from '../server/stateDir';
 import { serveArgv, shellCommand } from '../server/vllmCommand';
-import type { ClusterConfig } from './clusterSchema';
+import { isClusterProfile, type ClusterProfile } from './clusterProfile';
 
-export type ClusterProfile = ServerProfile & { cluster: ClusterConfig };
-
-export function isClusterProfile(p: ServerProfile): p is ClusterProfile {
-  return p.cluster !== undefined;
-}
+export { isClusterProfile, layoutTitle, type ClusterProfile } from './clusterProfile';
 
 export interface ClusterNodeSpec {
   /** 0 is the head. */
@@ -46,12 +42,6 @@ export function nodeLabel(n: Pick<ClusterNodeSpec, 'index' | 'role' | 'host'>): 
  *  of a node (dp: one GPU each). */
 export function gpusPerNode(p: ClusterProfile): number {
   return p.cluster.layout === 'ray' ? p.tensorParallelSize : p.cluster.dataParallelSizeLocal;
-}
-
-/** `TP8 × PP2 over Ray` / `DP16 + expert parallel`. */
-export function layoutTitle(p: ClusterProfile): string {
-  const n = p.cluster.workers.length + 1;
-  return p.cluster.layout === 'ray' ? `TP${p.tensorParallelSize} × PP${n} over Ray` : `DP${n * p.cluster.dataParallelSizeLocal} + expert parallel`;
 }
 
 /** The profile as seen on one node: its host, no cluster part (for shellCommand, downloads, GPU probes). */

@@ -10,30 +10,13 @@
 //               setsid); the start time (field 22 of /proc/<pid>/stat) and the kernel's boot id tell a recycled pid
 //               from ours after a crash or a reboot (a record that cannot prove its process is ours is "stale");
 //   server.log  everything the server prints (server.log.1: the previous run's).
-import { createHash } from 'node:crypto';
 import type { ServerProfile } from '../config/serverProfile';
 import type { ExecResult } from './ssh';
 import { exportLine, isEnvName, join, quote, quotePath } from './shellQuote';
+import { stateDirFor } from './stateDir';
 import { wrapEnvironment } from './vllmCommand';
 
-export const STATE_ROOT = '~/.kimi-vllm';
-
-/** A directory-name-safe, collision-resistant name for a profile: `gpu-box-1a2b3c4d`. */
-export function profileSlug(profileName: string): string {
-  const base =
-    profileName
-      .normalize('NFKD')
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 32) || 'profile';
-  return `${base}-${createHash('sha256').update(profileName).digest('hex').slice(0, 8)}`;
-}
-
-/** `~/.kimi-vllm/<slug>` on the host (the `~` expands there). */
-export function stateDirFor(profileName: string, root: string = STATE_ROOT): string {
-  return `${root.replace(/\/+$/, '')}/${profileSlug(profileName)}`;
-}
+export { profileSlug, STATE_ROOT, stateDirFor } from './stateDir';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared shell pieces

@@ -2,7 +2,7 @@
 // the nodes) and the sizing help ("Kimi: Check Cluster Sizing": every node's GPUs probed over SSH, the profile's
 // layout checked on them, the smallest layout that fits).
 import * as vscode from 'vscode';
-import { isClusterProfile } from '../../core/cluster/clusterPlan';
+import { isClusterProfile } from '../../core/cluster/clusterProfile';
 import { pickNode, showServerLogs } from '../server/logsView';
 import type { Services } from '../services';
 

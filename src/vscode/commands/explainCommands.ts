@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { ChatViewProvider } from '../chatView';
 import { ExplainCodeActionProvider } from '../explain/codeActions';
 import type { ExplainController, ExplainTestHook } from '../explain/explainController';
+import { features } from '../lazy';
 import { Disposable } from '../lifecycle';
 import type { Services } from '../services';
 
@@ -38,9 +39,8 @@ export class ExplainCommands extends Disposable {
 
   private get controller(): ExplainController {
     if (!this.current) {
-      // Required here, not imported: the chat client and the prompt builder load on first use, not at activation.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { ExplainController } = require('../explain/explainController') as typeof import('../explain/explainController');
+      // From dist/features.js: the chat client and the prompt builder load on first use, not at activation.
+      const { ExplainController } = features();
       this.current = new ExplainController(this.s, this.chat);
     }
     return this.current;

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isClusterProfile } from '../../core/cluster/clusterPlan';
+import { isClusterProfile } from '../../core/cluster/clusterProfile';
 import type { ServerProfile } from '../../core/config/serverProfile';
 import type { DownloadState } from '../../core/server/lifecycleTypes';
 import { modelPath } from '../../core/server/vllmCommand';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isClusterProfile, layoutTitle } from '../../core/cluster/clusterPlan';
+import { isClusterProfile, layoutTitle } from '../../core/cluster/clusterProfile';
 import type { ServerProfile } from '../../core/config/serverProfile';
 import { modelPath } from '../../core/server/vllmCommand';
 import type { ServerService } from './serverService';

@@ -6,7 +6,10 @@ import { isClusterController, type ClusterNodeStatus, type DownloadState, type L
 import type { ConfigService } from '../config';
 import { Disposable } from '../lifecycle';
 import type { Secrets } from '../secrets';
-import { createServerHandle, type ServerHandle } from './controllerFactory';
+import { isClusterProfile } from '../../core/cluster/clusterProfile';
+import { features } from '../lazy';
+import type { ServerHandle } from './controllerFactory';
+import { deferredHandle } from './deferredHandle';
 import { describeState, isRunning } from './presentation';
 import { activeOf, profilesOf, sameProfile, settingsSettled, writeActiveProfile, writeProfileSetting } from './profiles';
 import { ServerTerminal } from './serverTerminal';
@@ -113,7 +116,7 @@ export class ServerService extends Disposable {
 
   /** Sizing help for a cluster profile (every node's GPUs probed); undefined for a single host. */
   async sizing(profile: ServerProfile): Promise<ClusterGpuReport | undefined> {
-    const own = sameProfile(profile, this.handle.profile) ? undefined : createServerHandle(profile);
+    const own = sameProfile(profile, this.handle.profile) ? undefined : features().createServerHandle(profile);
     try {
       return await (own ?? this.handle).sizing?.();
     } finally {
@@ -191,7 +194,7 @@ export class ServerService extends Disposable {
     const onAbort = () => abort.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.downloading = abort;
-    const own = sameProfile(profile, this.handle.profile) ? undefined : createServerHandle(profile);
+    const own = sameProfile(profile, this.handle.profile) ? undefined : features().createServerHandle(profile);
     try {
       const end = await (own ?? this.handle).download({ ...opts, signal: abort.signal, onState: (d) => this.setDownload(d) });
       this.setDownload(end);
@@ -215,7 +218,7 @@ export class ServerService extends Disposable {
   /** GPU summary of a profile's host (uses the active connection when it is that profile's). */
   async probeGpus(profile: ServerProfile): Promise<string> {
     if (sameProfile(profile, this.handle.profile)) return this.handle.probeGpus();
-    const h = createServerHandle(profile);
+    const h = features().createServerHandle(profile);
     try {
       return await h.probeGpus();
     } finally {
@@ -255,7 +258,8 @@ export class ServerService extends Disposable {
     for (const u of this.subs.splice(0)) u();
     for (const t of this.nodeTerminals.values()) t.dispose();
     this.nodeTerminals.clear();
-    const handle = createServerHandle(profile);
+    // A cluster's nodes are shown at once (the Cluster Nodes view), so its code loads now; a single host's on first use.
+    const handle = isClusterProfile(profile) ? features().createServerHandle(profile) : deferredHandle(profile, (p) => features().createServerHandle(p));
     this.terminal.setProfile(profile.name);
     const c = handle.controller;
     if (isClusterController(c)) {

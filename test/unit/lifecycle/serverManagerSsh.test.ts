@@ -303,7 +303,7 @@ describe('ServerManager over SSH (real sshd in a network namespace)', function (
         pollMs: 100,
         onState: (s) => s.kind === 'downloading' && s.bytes.done > 0 && ctrl.abort(),
       });
-      assert.equal(cancelled.kind, 'cancelled');
+      assert.equal(cancelled.kind, 'cancelled', JSON.stringify(cancelled));
       const temp = path.join(dir, '._____temp');
       assert.ok(fs.existsSync(temp) && fs.readdirSync(temp).length > 0, 'partial files kept for a resume');
     } finally {
