@@ -11,17 +11,9 @@ import type { KimiApi } from '../../src/extension';
 import type { WebviewToHost } from '../../src/shared/protocol';
 import { startEmulator, type EmulatorServerHandle } from '../emulator/server';
 import type { EmulatorOptions } from '../emulator/types';
-import { ChatInbox } from '../support/chatInbox';
+import type { ChatInbox } from '../support/chatInbox';
 import { spawnEmulator, type Json } from '../unit/chat/helpers';
-
-const EXT_ID = 'kimi-selfhosted.kimi-vllm';
-
-async function api(): Promise<KimiApi> {
-  const ext = vscode.extensions.getExtension<KimiApi>(EXT_ID)!;
-  return ext.isActive ? ext.exports : await ext.activate();
-}
-
-const cfg = () => vscode.workspace.getConfiguration('kimi');
+import { api, cfg, chatBodies, emulateFor, tapChat, untapChat, useServer } from './extensionKit';
 
 function historyDir(a: KimiApi): string {
   return path.join(a.services.context.globalStorageUri.fsPath, 'chat-history');
@@ -35,45 +27,24 @@ describe('chat panel (host side) in a real VS Code', function () {
   let emulator: EmulatorServerHandle | undefined;
   let child: ChildProcess | undefined;
 
-  /** Points the extension at `baseUrl` and waits (bounded) until its status check says ready there. */
-  async function useServer(baseUrl: string): Promise<void> {
-    await cfg().update('endpoint.baseUrl', baseUrl, vscode.ConfigurationTarget.Global);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const v = await a.services.status.check();
-      if (v.state === 'ready' && v.baseUrl === baseUrl) return;
-      if (Date.now() > deadline) throw new Error(`the extension never saw ${baseUrl} ready: ${JSON.stringify(v)}`);
-    }
-  }
-
   async function emulate(opts: EmulatorOptions = {}): Promise<EmulatorServerHandle> {
-    emulator = await startEmulator(opts);
-    await useServer(`${emulator.url}/v1`);
+    emulator = await emulateFor(a, opts);
     return emulator;
   }
 
   /** As the webview would send it. */
   const send = (msg: WebviewToHost) => a.chat.receive(msg);
 
-  function chatBodies(h: EmulatorServerHandle): Json[] {
-    return h.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body as Json);
-  }
-
   before(async () => {
     a = await api();
   });
 
   beforeEach(async () => {
-    inbox = new ChatInbox();
-    tap = a.chat.onDidPost(inbox.push);
-    await send({ type: 'ready' });
-    await send({ type: 'newChat' });
+    ({ inbox, tap } = await tapChat(a));
   });
 
   afterEach(async () => {
-    tap?.dispose();
-    await send({ type: 'stop' });
-    await a.chat.session.idle();
+    await untapChat(a, tap);
     child?.kill('SIGKILL');
     child = undefined;
     await emulator?.close();
@@ -207,7 +178,7 @@ describe('chat panel (host side) in a real VS Code', function () {
     it('the server process killed mid-answer → connection lost, partial answer kept, Retry and Start Server', async () => {
       const spawned = await spawnEmulator(['--tokens-per-second', '80']);
       child = spawned.child;
-      await useServer(spawned.baseUrl);
+      await useServer(a, spawned.baseUrl);
       const from = inbox.mark();
       await send({ type: 'send', text: 'Explain everything long-answer:3000' });
       await inbox.waitFor((m) => typeof m === 'string' && m[0] === 'a', 'answer text', { from });

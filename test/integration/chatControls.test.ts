@@ -7,12 +7,10 @@ import * as vscode from 'vscode';
 import type { AssistantTurn, UserTurn } from '../../src/core/chat/conversation';
 import type { KimiApi } from '../../src/extension';
 import type { WebviewToHost } from '../../src/shared/protocol';
-import { startEmulator, type EmulatorServerHandle } from '../emulator/server';
-import { ChatInbox } from '../support/chatInbox';
+import type { EmulatorServerHandle } from '../emulator/server';
+import type { ChatInbox } from '../support/chatInbox';
 import type { Json } from '../unit/chat/helpers';
-
-const EXT_ID = 'kimi-selfhosted.kimi-vllm';
-const cfg = () => vscode.workspace.getConfiguration('kimi');
+import { api, cfg, chatBodies, emulateFor, tapChat, untapChat } from './extensionKit';
 
 describe('chat controls in a real VS Code (what the server receives)', function () {
   this.timeout(60_000);
@@ -22,7 +20,7 @@ describe('chat controls in a real VS Code (what the server receives)', function 
   let emulator: EmulatorServerHandle;
 
   const send = (msg: WebviewToHost) => a.chat.receive(msg);
-  const bodies = (): Json[] => emulator.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body as Json);
+  const bodies = (): Json[] => chatBodies(emulator);
 
   /** Sends `text` (as the webview does) and waits for its turn to finish without an error. */
   async function ask(msg: WebviewToHost): Promise<Json> {
@@ -40,31 +38,17 @@ describe('chat controls in a real VS Code (what the server receives)', function 
 
   before(async function () {
     this.timeout(30_000);
-    const ext = vscode.extensions.getExtension<KimiApi>(EXT_ID)!;
-    a = ext.isActive ? ext.exports : await ext.activate();
-    emulator = await startEmulator({ tokensPerSecond: 2000 });
-    const baseUrl = `${emulator.url}/v1`;
-    await cfg().update('endpoint.baseUrl', baseUrl, vscode.ConfigurationTarget.Global);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const v = await a.services.status.check();
-      if (v.state === 'ready' && v.baseUrl === baseUrl) break;
-      if (Date.now() > deadline) throw new Error(`the extension never saw ${baseUrl} ready: ${JSON.stringify(v)}`);
-    }
+    a = await api();
+    emulator = await emulateFor(a, { tokensPerSecond: 2000 });
   });
 
   beforeEach(async () => {
-    inbox = new ChatInbox();
-    tap = a.chat.onDidPost(inbox.push);
-    await send({ type: 'ready' });
-    await send({ type: 'newChat' });
+    ({ inbox, tap } = await tapChat(a));
   });
 
   afterEach(async () => {
-    tap?.dispose();
-    await send({ type: 'stop' });
+    await untapChat(a, tap);
     await send({ type: 'setMode', mode: 'thinking' });
-    await a.chat.session.idle();
     for (const k of ['chat.mode', 'chat.thinkingTemperature', 'chat.instantTemperature', 'chat.topP']) {
       await cfg().update(k, undefined, vscode.ConfigurationTarget.Global);
     }

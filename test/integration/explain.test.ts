@@ -4,7 +4,6 @@
 // it posts to the panel. The document is checked byte for byte after every test.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -15,25 +14,9 @@ import type { ExplanationSnapshot } from '../../src/vscode/explain/explainContro
 import { startEmulator, type EmulatorServerHandle } from '../emulator/server';
 import type { EmulatorOptions } from '../emulator/types';
 import { ChatInbox } from '../support/chatInbox';
-import type { Json } from '../unit/chat/helpers';
+import { api, cfg, chatBodies, freePort } from './extensionKit';
 
-const EXT_ID = 'kimi-selfhosted.kimi-vllm';
 const repoRoot = process.env.KIMI_REPO_ROOT ?? path.resolve(__dirname, '../../..');
-const cfg = () => vscode.workspace.getConfiguration('kimi');
-
-async function api(): Promise<KimiApi> {
-  const ext = vscode.extensions.getExtension<KimiApi>(EXT_ID)!;
-  return ext.isActive ? ext.exports : await ext.activate();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once `pred` holds (checked now and on every change), or fails after `timeoutMs` saying what it saw. */
 function until<T>(subscribe: (fire: () => void) => vscode.Disposable, check: () => T | undefined, what: string, timeoutMs = 20_000, last?: () => string): Promise<T> {
@@ -102,10 +85,6 @@ describe('Explain (inline explanations) in a real VS Code', function () {
     await useServer(`${emulator.url}/v1`);
     assert.equal(a.services.status.current.state, state);
     return emulator;
-  }
-
-  function chatBodies(h: EmulatorServerHandle): Json[] {
-    return h.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body as Json);
   }
 
   async function openMath(): Promise<{ doc: vscode.TextDocument; editor: vscode.TextEditor; text: string }> {

@@ -2,7 +2,6 @@
 // (test/emulator/bin, a real process tree on this machine) through the real ServerManager.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -11,30 +10,13 @@ import type { DownloadState, LifecycleState } from '../../src/core/server/lifecy
 import { stateDirFor } from '../../src/core/server/remoteScripts';
 import { ServerManager } from '../../src/core/server/serverManager';
 import { LocalShell } from '../../src/core/server/ssh';
-import type { KimiApi } from '../../src/extension';
 import { chatServerView, statusBarModel } from '../../src/vscode/server/presentation';
 import type { ServerService } from '../../src/vscode/server/serverService';
 import type { ServerView } from '../../src/shared/protocol';
+import { api, cfg, freePort } from './extensionKit';
 
-const EXT_ID = 'kimi-selfhosted.kimi-vllm';
 const repoRoot = process.env.KIMI_REPO_ROOT ?? path.resolve(__dirname, '../../..');
 const fakeBin = path.join(repoRoot, 'test', 'emulator', 'bin');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function api(): Promise<KimiApi> {
-  const ext = vscode.extensions.getExtension<KimiApi>(EXT_ID)!;
-  return ext.isActive ? ext.exports : await ext.activate();
-}
-
-const cfg = () => vscode.workspace.getConfiguration('kimi');
 
 /** Resolves with the first state (now or later) that satisfies `pred`; fails after `timeoutMs` naming the last. */
 function waitForState(server: ServerService, pred: (s: LifecycleState) => boolean, what: string, timeoutMs = 30_000): Promise<LifecycleState> {

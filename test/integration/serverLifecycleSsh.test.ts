@@ -5,7 +5,6 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -14,25 +13,10 @@ import { profileSlug, stateDirFor } from '../../src/core/server/remoteScripts';
 import type { KimiApi } from '../../src/extension';
 import { statusBarModel } from '../../src/vscode/server/presentation';
 import { startSshHost, type SshHost } from '../support/sshHost';
+import { api, cfg, freePort } from './extensionKit';
 
-const EXT_ID = 'kimi-selfhosted.kimi-vllm';
 const repoRoot = process.env.KIMI_REPO_ROOT ?? path.resolve(__dirname, '../../..');
 const fakeBin = path.join(repoRoot, 'test', 'emulator', 'bin');
-const cfg = () => vscode.workspace.getConfiguration('kimi');
-
-async function api(): Promise<KimiApi> {
-  const ext = vscode.extensions.getExtension<KimiApi>(EXT_ID)!;
-  return ext.isActive ? ext.exports : await ext.activate();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Exists and is not a zombie (the host shares this machine's process table; only its network is separate). */
 function alive(pid: number): boolean {

@@ -11,20 +11,13 @@ import type { AssistantTurn } from '../../src/core/chat/conversation';
 import { bundledRipgrepCandidates, findBundledRipgrep } from '../../src/core/tools/ripgrep';
 import type { KimiApi } from '../../src/extension';
 import type { ToolCallView, WebviewToHost } from '../../src/shared/protocol';
-import { startEmulator, type EmulatorServerHandle } from '../emulator/server';
+import type { EmulatorServerHandle } from '../emulator/server';
 import type { EmulatorOptions } from '../emulator/types';
-import { ChatInbox, type MessageOf } from '../support/chatInbox';
+import type { ChatInbox, MessageOf } from '../support/chatInbox';
 import type { Json } from '../unit/chat/helpers';
+import { api, cfg, chatBodies, emulateFor, tapChat, untapChat } from './extensionKit';
 
-const EXT_ID = 'kimi-selfhosted.kimi-vllm';
 const SCHEME = 'kimi-proposal';
-
-async function api(): Promise<KimiApi> {
-  const ext = vscode.extensions.getExtension<KimiApi>(EXT_ID)!;
-  return ext.isActive ? ext.exports : await ext.activate();
-}
-
-const cfg = () => vscode.workspace.getConfiguration('kimi');
 
 function workspaceDir(): string {
   const ws = vscode.workspace.workspaceFolders?.[0];
@@ -72,22 +65,13 @@ describe('tool calling in a real VS Code', function () {
   }
 
   async function emulate(opts: EmulatorOptions): Promise<EmulatorServerHandle> {
-    emulator = await startEmulator(opts);
-    const baseUrl = `${emulator.url}/v1`;
-    await cfg().update('endpoint.baseUrl', baseUrl, vscode.ConfigurationTarget.Global);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const v = await a.services.status.check();
-      if (v.state === 'ready' && v.baseUrl === baseUrl) return emulator;
-      if (Date.now() > deadline) throw new Error(`the extension never saw ${baseUrl} ready: ${JSON.stringify(v)}`);
-    }
+    emulator = await emulateFor(a, opts);
+    return emulator;
   }
 
   const send = (msg: WebviewToHost) => a.chat.receive(msg);
 
-  function bodies(): Json[] {
-    return emulator!.requests.filter((r) => r.path === '/v1/chat/completions').map((r) => r.body as Json);
-  }
+  const bodies = (): Json[] => chatBodies(emulator!);
 
   function cards(from: number, pred: (calls: ToolCallView[]) => boolean, what: string): Promise<MessageOf<'toolCalls'>> {
     return inbox.waitType('toolCalls', { from, where: (m) => pred(m.calls), timeoutMs: 15_000 }).catch((e: Error) => {
@@ -107,16 +91,11 @@ describe('tool calling in a real VS Code', function () {
   });
 
   beforeEach(async () => {
-    inbox = new ChatInbox();
-    tap = a.chat.onDidPost(inbox.push);
-    await send({ type: 'ready' });
-    await send({ type: 'newChat' });
+    ({ inbox, tap } = await tapChat(a));
   });
 
   afterEach(async () => {
-    tap?.dispose();
-    await send({ type: 'stop' });
-    await a.chat.session.idle();
+    await untapChat(a, tap);
     await emulator?.close();
     emulator = undefined;
     await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);

@@ -8,12 +8,10 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { KimiApi } from '../../src/extension';
 import type { WebviewToHost } from '../../src/shared/protocol';
-import { startEmulator, type EmulatorServerHandle } from '../emulator/server';
+import type { EmulatorServerHandle } from '../emulator/server';
 import type { EmulatorOptions } from '../emulator/types';
-import { ChatInbox } from '../support/chatInbox';
-
-const EXT_ID = 'kimi-selfhosted.kimi-vllm';
-const cfg = () => vscode.workspace.getConfiguration('kimi');
+import type { ChatInbox } from '../support/chatInbox';
+import { api, cfg, chatRequests as requestsOf, emulateFor, tapChat, untapChat } from './extensionKit';
 
 describe('tool calling: files.exclude in a real VS Code', function () {
   this.timeout(60_000);
@@ -26,23 +24,15 @@ describe('tool calling: files.exclude in a real VS Code', function () {
   const sentinel = 'SENTINEL-FILES-EXCLUDE-7c2b';
 
   async function emulate(opts: EmulatorOptions): Promise<EmulatorServerHandle> {
-    emulator = await startEmulator(opts);
-    const baseUrl = `${emulator.url}/v1`;
-    await cfg().update('endpoint.baseUrl', baseUrl, vscode.ConfigurationTarget.Global);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const v = await a.services.status.check();
-      if (v.state === 'ready' && v.baseUrl === baseUrl) return emulator;
-      if (Date.now() > deadline) throw new Error(`the extension never saw ${baseUrl} ready: ${JSON.stringify(v)}`);
-    }
+    emulator = await emulateFor(a, opts);
+    return emulator;
   }
 
   const send = (msg: WebviewToHost) => a.chat.receive(msg);
-  const chatRequests = () => emulator!.requests.filter((r) => r.path === '/v1/chat/completions');
+  const chatRequests = () => requestsOf(emulator!);
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<KimiApi>(EXT_ID)!;
-    a = ext.isActive ? ext.exports : await ext.activate();
+    a = await api();
     const folder = vscode.workspace.workspaceFolders?.[0];
     assert.ok(folder, 'the test VS Code opens a folder');
     ws = fs.realpathSync(folder.uri.fsPath);
@@ -51,16 +41,11 @@ describe('tool calling: files.exclude in a real VS Code', function () {
   beforeEach(async () => {
     fs.mkdirSync(path.join(ws, dir), { recursive: true });
     fs.writeFileSync(path.join(ws, dir, 'private.md'), `# Private\n\n${sentinel}\n`);
-    inbox = new ChatInbox();
-    tap = a.chat.onDidPost(inbox.push);
-    await send({ type: 'ready' });
-    await send({ type: 'newChat' });
+    ({ inbox, tap } = await tapChat(a));
   });
 
   afterEach(async () => {
-    tap?.dispose();
-    await send({ type: 'stop' });
-    await a.chat.session.idle();
+    await untapChat(a, tap);
     await emulator?.close();
     emulator = undefined;
     await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);
