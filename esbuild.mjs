@@ -32,6 +32,16 @@ const featuresExternal = {
   },
 };
 
+/** zodMini.ts imports zod's English messages as `zod/v4/locales/en.cjs` (TypeScript's CommonJS output needs a
+ *  CommonJS file); bundled, that file would drag in a CommonJS copy of zod's core (~20 KB) next to the ESM one
+ *  zod/mini uses. The ESM file is the same code. */
+const zodLocaleEsm = {
+  name: 'zod-locale-esm',
+  setup(build) {
+    build.onResolve({ filter: /^zod\/v4\/locales\/en\.cjs$/ }, () => ({ path: path.resolve('node_modules/zod/v4/locales/en.js') }));
+  },
+};
+
 const node = {
   ...common,
   outdir: 'dist',
@@ -41,7 +51,7 @@ const node = {
   external: ['vscode'],
   // The openai SDK's optional AWS signing helpers are never used here.
   mainFields: ['module', 'main'],
-  plugins: [featuresExternal],
+  plugins: [featuresExternal, zodLocaleEsm],
 };
 
 /** @type {import('esbuild').BuildOptions[]} */

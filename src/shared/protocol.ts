@@ -222,65 +222,75 @@ export const PROTOCOL_LIMITS = Object.freeze({
   maxCodeChars: 2_000_000,
 });
 
-const id = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/));
-const imageIn = z.strictObject({
-  name: z.optional(z.string().check(z.maxLength(255))),
-  dataUrl: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxImageDataUrlChars)),
-});
+// Built on first use, not when the module loads: constructing zod schemas is most of what evaluating the activation
+// bundle costs, and the chat view's messages are only checked once the panel is open.
+function buildWebviewToHostSchema() {
+  const id = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/));
+  const imageIn = z.strictObject({
+    name: z.optional(z.string().check(z.maxLength(255))),
+    dataUrl: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxImageDataUrlChars)),
+  });
+  return z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('ready') }),
+    z.strictObject({ type: z.literal('checkServer') }),
+    /** Apply the fix of the managed server's current failure (the host looks it up; the webview names nothing). */
+    z.strictObject({ type: z.literal('applyServerFix') }),
+    // ── chat ──
+    z.strictObject({
+      type: z.literal('send'),
+      text: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxMessageChars)),
+      images: z.optional(z.array(imageIn).check(z.maxLength(PROTOCOL_LIMITS.maxImagesPerMessage))),
+    }),
+    /** Stop the streaming turn (Esc or the Stop button); the partial text stays, marked stopped. */
+    z.strictObject({ type: z.literal('stop') }),
+    z.strictObject({ type: z.literal('newChat') }),
+    /** Regenerate (or Retry) the assistant turn with this id: it is replaced by a new answer to the same request. */
+    z.strictObject({ type: z.literal('regenerate'), turnId: id }),
+    /** Edit the user turn with this id (the last one) and send again: it and everything after it are replaced. */
+    z.strictObject({ type: z.literal('editResend'), turnId: id, text: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxMessageChars)) }),
+    z.strictObject({ type: z.literal('setMode'), mode: z.enum(['thinking', 'instant']) }),
+    z.strictObject({ type: z.literal('openConversation'), id }),
+    z.strictObject({ type: z.literal('deleteConversation'), id }),
+    z.strictObject({ type: z.literal('listHistory') }),
+    /** Attach the active editor's file or selection to the next message. */
+    z.strictObject({ type: z.literal('attach'), what: z.enum(['file', 'selection']) }),
+    z.strictObject({ type: z.literal('removeAttachment'), index: z.number().check(z.int(), z.nonnegative(), z.lte(63)) }),
+    z.strictObject({ type: z.literal('removeImage'), index: z.number().check(z.int(), z.nonnegative(), z.lte(63)) }),
+    /** An image pasted or dropped into the composer; the host checks type and size and answers with `composer`. */
+    z.strictObject({ type: z.literal('addImage'), image: imageIn }),
+    z.strictObject({ type: z.literal('copyCode'), code: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxCodeChars)) }),
+    z.strictObject({ type: z.literal('insertCode'), code: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxCodeChars)) }),
+    /** A link in model output was clicked; the host checks the scheme and asks before opening. */
+    z.strictObject({ type: z.literal('openLink'), href: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxHrefChars)) }),
+    /** Accept / Reject (/ Always allow, for a read-only tool) on the card of a tool call awaiting approval. */
+    z.strictObject({
+      type: z.literal('approveToolCall'),
+      callId: z.string().check(z.minLength(1), z.maxLength(256)),
+      decision: z.enum(['accept', 'reject', 'always']),
+    }),
+    /** An error's action button (ChatErrorActionView other than retry, which is `regenerate`). */
+    z.strictObject({ type: z.literal('errorAction'), turnId: id, action: z.enum(['startServer', 'setApiKey', 'restartServerWithFlags', 'newChat', 'openSettings']) }),
+    z.strictObject({
+      type: z.literal('runCommand'),
+      command: z.enum([
+        'kimi.startServer',
+        'kimi.stopServer',
+        'kimi.restartServer',
+        'kimi.downloadModel',
+        'kimi.serverActions',
+        'kimi.setApiKey',
+        'kimi.openSettings',
+        'kimi.showServerLogs',
+      ]),
+    }),
+  ]);
+}
 
-export const webviewToHostSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('ready') }),
-  z.strictObject({ type: z.literal('checkServer') }),
-  /** Apply the fix of the managed server's current failure (the host looks it up; the webview names nothing). */
-  z.strictObject({ type: z.literal('applyServerFix') }),
-  // ── chat ──
-  z.strictObject({
-    type: z.literal('send'),
-    text: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxMessageChars)),
-    images: z.optional(z.array(imageIn).check(z.maxLength(PROTOCOL_LIMITS.maxImagesPerMessage))),
-  }),
-  /** Stop the streaming turn (Esc or the Stop button); the partial text stays, marked stopped. */
-  z.strictObject({ type: z.literal('stop') }),
-  z.strictObject({ type: z.literal('newChat') }),
-  /** Regenerate (or Retry) the assistant turn with this id: it is replaced by a new answer to the same request. */
-  z.strictObject({ type: z.literal('regenerate'), turnId: id }),
-  /** Edit the user turn with this id (the last one) and send again: it and everything after it are replaced. */
-  z.strictObject({ type: z.literal('editResend'), turnId: id, text: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxMessageChars)) }),
-  z.strictObject({ type: z.literal('setMode'), mode: z.enum(['thinking', 'instant']) }),
-  z.strictObject({ type: z.literal('openConversation'), id }),
-  z.strictObject({ type: z.literal('deleteConversation'), id }),
-  z.strictObject({ type: z.literal('listHistory') }),
-  /** Attach the active editor's file or selection to the next message. */
-  z.strictObject({ type: z.literal('attach'), what: z.enum(['file', 'selection']) }),
-  z.strictObject({ type: z.literal('removeAttachment'), index: z.number().check(z.int(), z.nonnegative(), z.lte(63)) }),
-  z.strictObject({ type: z.literal('removeImage'), index: z.number().check(z.int(), z.nonnegative(), z.lte(63)) }),
-  /** An image pasted or dropped into the composer; the host checks type and size and answers with `composer`. */
-  z.strictObject({ type: z.literal('addImage'), image: imageIn }),
-  z.strictObject({ type: z.literal('copyCode'), code: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxCodeChars)) }),
-  z.strictObject({ type: z.literal('insertCode'), code: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxCodeChars)) }),
-  /** A link in model output was clicked; the host checks the scheme and asks before opening. */
-  z.strictObject({ type: z.literal('openLink'), href: z.string().check(z.maxLength(PROTOCOL_LIMITS.maxHrefChars)) }),
-  /** Accept / Reject (/ Always allow, for a read-only tool) on the card of a tool call awaiting approval. */
-  z.strictObject({
-    type: z.literal('approveToolCall'),
-    callId: z.string().check(z.minLength(1), z.maxLength(256)),
-    decision: z.enum(['accept', 'reject', 'always']),
-  }),
-  /** An error's action button (ChatErrorActionView other than retry, which is `regenerate`). */
-  z.strictObject({ type: z.literal('errorAction'), turnId: id, action: z.enum(['startServer', 'setApiKey', 'restartServerWithFlags', 'newChat', 'openSettings']) }),
-  z.strictObject({
-    type: z.literal('runCommand'),
-    command: z.enum([
-      'kimi.startServer',
-      'kimi.stopServer',
-      'kimi.restartServer',
-      'kimi.downloadModel',
-      'kimi.serverActions',
-      'kimi.setApiKey',
-      'kimi.openSettings',
-      'kimi.showServerLogs',
-    ]),
-  }),
-]);
+let webviewToHost: ReturnType<typeof buildWebviewToHostSchema> | undefined;
 
-export type WebviewToHost = z.infer<typeof webviewToHostSchema>;
+/** The schema every webview → host message is checked against (built once, on first use). */
+export function webviewToHostSchema(): ReturnType<typeof buildWebviewToHostSchema> {
+  return (webviewToHost ??= buildWebviewToHostSchema());
+}
+
+export type WebviewToHost = z.infer<ReturnType<typeof buildWebviewToHostSchema>>;

@@ -123,7 +123,7 @@ export class ChatViewProvider extends Disposable implements vscode.WebviewViewPr
   }
 
   private receive(raw: unknown): Promise<void> {
-    const parsed = webviewToHostSchema.safeParse(raw);
+    const parsed = webviewToHostSchema().safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       this.s.log.warn(`Ignored a malformed message from the chat view: ${issue ? `${issue.path.map(String).join('.') || 'message'}: ${issue.message}` : 'invalid'}`);

@@ -218,7 +218,7 @@ export async function openChatWebview(b: TestBrowser, opts: OpenChatWebviewOptio
   await p.exposeFunction('__kimiWebviewTest', (kind: string, json: string) => {
     const payload: unknown = JSON.parse(json);
     if (kind === 'post') {
-      const parsed = webviewToHostSchema.safeParse(payload);
+      const parsed = webviewToHostSchema().safeParse(payload);
       if (parsed.success) posted.push(parsed.data);
       else invalid.push(payload);
       notify();

@@ -2,6 +2,8 @@
 // Import it as `import * as z from 'zod/mini'` with static member access only (never re-export the namespace: that
 // would defeat tree shaking). This module loads the English messages once and attaches setting metadata.
 import * as z from 'zod/mini';
+// The .cjs path is what TypeScript (CommonJS output) accepts; esbuild.mjs swaps in the ESM file, which shares zod's
+// core with zod/mini instead of bundling a second, CommonJS copy of it.
 import en from 'zod/v4/locales/en.cjs';
 
 z.config(en());

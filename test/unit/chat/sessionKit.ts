@@ -100,7 +100,7 @@ export class SessionRig {
     return this.p.inbox;
   }
   send(msg: WebviewToHost): Promise<void> {
-    const parsed = webviewToHostSchema.safeParse(msg);
+    const parsed = webviewToHostSchema().safeParse(msg);
     if (!parsed.success) throw new Error(`the test sent a message the webview could not: ${parsed.error.issues[0]?.message}`);
     return this.session.handle(parsed.data);
   }
