@@ -14,6 +14,7 @@ import { NodeWorkspace } from '../../src/core/tools/nodeWorkspace';
 import { createToolRegistry } from '../../src/core/tools/registry';
 import { runRipgrep } from '../../src/core/tools/ripgrep';
 import { DEFAULT_LIMITS, ToolError } from '../../src/core/tools/types';
+import { seededRandom } from '../support/seededRandom';
 
 function intArg(name: string, fallback: number, max: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,24 +37,12 @@ const QUERIES = [
   { label: 'no match', query: 'zzz_absent_zzz', note: 'scans every file' },
 ] as const;
 
-/** mulberry32: the same workspace every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WORDS = ['value', 'index', 'result', 'buffer', 'config', 'handler', 'stream', 'request', 'parse', 'render', 'token', 'cache', 'state', 'count', 'items'];
 
 /** FILES source-like files (~1 KB each) in folders of 200, three of them holding the rare needle. */
 function generate(root: string): { bytes: number; seconds: number } {
   const t0 = performance.now();
-  const rnd = prng(42);
+  const rnd = seededRandom(42); // the same workspace every run
   const word = () => WORDS[Math.floor(rnd() * WORDS.length)]!;
   let bytes = 0;
   const rare = new Set([Math.floor(FILES * 0.17), Math.floor(FILES * 0.52), Math.floor(FILES * 0.91)]);

@@ -1,6 +1,7 @@
 // Browser side of the markdown e2e tests (test/e2e/markdown*.e2e.test.ts): the real renderer from
 // src/webview/markdown, bundled by esbuild, plus helpers the Node side drives through page.evaluate().
 import { createStreamingMarkdown, renderMarkdown, type StreamingMarkdown } from '../../src/webview/markdown/index';
+import { seededRandom } from '../support/seededRandom';
 
 export interface StreamOptions {
   seed: number;
@@ -23,20 +24,8 @@ export interface StreamResult {
   problems: string[];
 }
 
-/** mulberry32: small deterministic PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function chunk(text: string, seed: number, maxChunk: number): string[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const out: string[] = [];
   for (let i = 0; i < text.length; ) {
     const n = 1 + Math.floor(r() * r() * maxChunk);
@@ -93,7 +82,7 @@ const app = (): HTMLElement => document.getElementById('app') as HTMLElement;
 
 /** Streams text through a fresh renderer in random chunks; returns the finished innerHTML. */
 export async function stream(text: string, opts: StreamOptions): Promise<StreamResult> {
-  const r = rng(opts.seed ^ 0x9e3779b9);
+  const r = seededRandom(opts.seed ^ 0x9e3779b9);
   const pending: (() => void)[] = [];
   let frames = 0;
   const problems: string[] = [];

@@ -3,6 +3,7 @@
 // `<|tool_calls_section_begin|>` … markers), then the reasoning parser and the kimi_k2 tool parser turning those
 // tokens into deltas — or, when a parser is off, leaving its text inside `content` as the real model's output does.
 import type { ReasoningField } from './types';
+import { seededRandom } from '../support/seededRandom';
 import { splitTokens } from './tokens';
 
 export interface ToolCallSpec {
@@ -82,18 +83,6 @@ const SECTION_END = '<|tool_calls_section_end|>';
 const CALL_BEGIN = '<|tool_call_begin|>';
 const ARG_BEGIN = '<|tool_call_argument_begin|>';
 const CALL_END = '<|tool_call_end|>';
-
-/** A small seeded PRNG (mulberry32): argument cut points must look arbitrary but repeat run after run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function hashString(s: string): number {
   let h = 2166136261;

@@ -2,19 +2,9 @@
 // of a long coding-assistant turn (prose with inline code, bold and links, bullet and numbered lists, nested lists,
 // GFM tables, blockquotes, headings and many fenced code blocks in several languages).
 // A token is counted as 4 characters (the usual rule of thumb for English and code with BPE tokenizers).
+import { seededRandom } from './seededRandom';
 
 export const CHARS_PER_TOKEN = 4;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   'the server request response stream token cache model layer tensor batch queue worker thread buffer config value ' +
@@ -28,7 +18,7 @@ const IDENTS = ['maxModelLen', 'tensorParallelSize', 'streamChat', 'HistoryStore
 class Writer {
   private readonly r: () => number;
   constructor(seed: number) {
-    this.r = rng(seed);
+    this.r = seededRandom(seed);
   }
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.r() * (hi - lo + 1));

@@ -5,6 +5,7 @@
 // Failures stop the sequence where vLLM would fail, print vLLM's traceback(s) and exit 1; SIGINT/SIGTERM during
 // startup abort like Python's KeyboardInterrupt, while serving they shut down cleanly with uvicorn's lines, exit 0.
 import type { ChildProcess } from 'node:child_process';
+import { seededRandom } from '../../support/seededRandom';
 import type { ActorInfo } from '../ray/protocol';
 import { startEmulator, type EmulatorServerHandle } from '../server';
 import { REASONING_PARSERS, TOOL_CALL_PARSERS } from './argspec';
@@ -34,18 +35,6 @@ class Exit extends Error {
   constructor(readonly code: number) {
     super(`exit ${code}`);
   }
-}
-
-/** Deterministic jitter so two runs with the same seed print the same numbers. */
-function rng(seed: number): () => number {
-  let a = (seed ^ 0x9e3779b9) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ROUTES: [string, string][] = [
@@ -116,7 +105,8 @@ export class ServeRun {
   ) {
     this.cfg = serveConfig(parsed.values);
     this.group = new ProcessGroup(settings.ignoreSignals);
-    this.random = rng(this.cfg.seed);
+    // Deterministic jitter: two runs with the same seed print the same numbers.
+    this.random = seededRandom(this.cfg.seed ^ 0x9e3779b9);
   }
 
   // ------------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { addUserTurn, newConversation, type Conversation } from '../../../src/core/chat/conversation';
 import type { ChatEvent } from '../../../src/core/chat/streamNormalizer';
-import { seededRandom } from '../../emulator/kimiOutput';
+import { seededRandom } from '../../support/seededRandom';
 import { startEmulator, type EmulatorServerHandle } from '../../emulator/server';
 import type { EmulatorOptions } from '../../emulator/types';
 import { repoRoot } from '../../support/paths';

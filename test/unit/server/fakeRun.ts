@@ -106,18 +106,6 @@ export function parseAll(text: string): { events: LogEvent[]; parser: VllmLogPar
   return { events, parser };
 }
 
-/** Deterministic PRNG (mulberry32) for the re-chunking property tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Split `text` into random chunks: mostly tiny (1–8), sometimes medium, sometimes large. */
 export function randomChunks(text: string, rnd: () => number): string[] {
   const chunks: string[] = [];

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import { diagnose, specificity } from '../../../src/core/server/diagnosis';
 import { MAX_LINE_CHARS, VllmLogParser, type LogEvent } from '../../../src/core/server/logParser';
 import { freePort } from '../../emulator/vllm/spawnFake';
-import { linesOf, makeModelDir, parseAll, phasesOf, prng, progressOf, randomChunks, startParsed, type ParsedRun } from './fakeRun';
+import { seededRandom } from '../../support/seededRandom';
+import { linesOf, makeModelDir, parseAll, phasesOf, progressOf, randomChunks, startParsed, type ParsedRun } from './fakeRun';
 
 const HEADER = (proc: string, msg: string, level = 'INFO') => `\x1b[0;36m(${proc} pid=7)\x1b[0;0m ${level} 11-28 12:57:05 [x.py:1] ${msg}`;
 
@@ -72,7 +73,7 @@ describe('VllmLogParser: re-chunking (real captures of the fake vllm)', function
       const reference = parseAll(raw).events;
       assert.ok(reference.length > 50);
       for (let seed = 1; seed <= 300; seed++) {
-        const chunks = randomChunks(raw, prng(seed * 7919 + name.length));
+        const chunks = randomChunks(raw, seededRandom(seed * 7919 + name.length));
         assert.deepEqual(feedChunks(chunks).events, reference, `${name}, seed ${seed}`);
       }
     }
@@ -259,7 +260,7 @@ describe('VllmLogParser + diagnose: hostile input', function () {
   });
 
   it('NULs, control characters, broken ANSI and lone surrogates never throw; lines come out clean and chunking-invariant', () => {
-    const rnd = prng(42);
+    const rnd = seededRandom(42);
     const alphabet = ['\x00', '\x1b', '[', ']', '0', ';', '3', '6', 'm', '\r', '\n', '\r\n', '\x07', '\x7f', '\ud83d', '\ude00', 'é', ' ', 'A', '(', ')',
       'APIServer pid=1', 'INFO:     ', 'Error: ', 'Free memory on device (', 'checkpoint shards: 5% Completed | ', '1/64', '|', '\t'];
     for (let round = 0; round < 30; round++) {
