@@ -57,6 +57,41 @@ function abortError(): Error {
   return Object.assign(new Error('stopped'), { name: 'AbortError' });
 }
 
+/** Lines of an open file from its current position: `\n` / `\r\n` line breaks, UTF-8 decoded across chunk borders, each
+ *  line cut to `maxLineChars` (the rest of a long line is read past, never kept), no extra empty line after a final
+ *  line break. */
+async function* splitStream(fh: fs.promises.FileHandle, maxLineChars: number, signal: AbortSignal): AsyncGenerator<string> {
+  const buf = Buffer.alloc(64 * 1024);
+  const decoder = new TextDecoder('utf-8');
+  let kept = '';
+  let rawLen = 0;
+  const endLine = (): string => {
+    // A \r before the \n belongs to the line break (when the line was cut, it was never kept).
+    const line = kept.length === rawLen && kept.endsWith('\r') ? kept.slice(0, -1) : kept;
+    kept = '';
+    rawLen = 0;
+    return line;
+  };
+  const add = (part: string) => {
+    if (kept.length < maxLineChars) kept += part.length > maxLineChars - kept.length ? part.slice(0, maxLineChars - kept.length) : part;
+    rawLen += part.length;
+  };
+  for (;;) {
+    if (signal.aborted) throw abortError();
+    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    const text = bytesRead > 0 ? decoder.decode(buf.subarray(0, bytesRead), { stream: true }) : decoder.decode();
+    let at = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', at)) {
+      add(text.slice(at, nl));
+      at = nl + 1;
+      yield endLine();
+    }
+    add(text.slice(at));
+    if (bytesRead === 0) break;
+  }
+  if (rawLen > 0) yield endLine();
+}
+
 function inside(root: string, p: string): boolean {
   return p === root || p.startsWith(root + path.sep);
 }
@@ -91,7 +126,9 @@ export class NodeWorkspace implements WorkspacePort {
     return this.roots.find((r) => inside(r.path, abs));
   }
 
-  async readFile(p: ConfinedPath, opts: { maxBytes: number; signal: AbortSignal }): Promise<ReadFileResult> {
+  /** Opens a regular file for reading without following a symlink, and checks that what was opened really is inside
+   *  (Linux: the descriptor's own path). The caller closes it. */
+  private async openRegular(p: ConfinedPath): Promise<{ fh: fs.promises.FileHandle; size: number }> {
     let fh: fs.promises.FileHandle;
     try {
       fh = await fs.promises.open(p.absolute, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
@@ -102,7 +139,6 @@ export class NodeWorkspace implements WorkspacePort {
       throw new ToolError(`${p.display} cannot be read (${errno(e) ?? String(e)})`);
     }
     try {
-      // What was opened really is inside (Linux: the descriptor's own path).
       try {
         const real = await fs.promises.readlink(`/proc/self/fd/${fh.fd}`);
         if (!this.rootOf(real)) throw new ToolError(`${p.display} leads outside the workspace`);
@@ -111,10 +147,30 @@ export class NodeWorkspace implements WorkspacePort {
       }
       const st = await fh.stat();
       if (!st.isFile()) throw new ToolError(`${p.display} is not a regular file`);
-      if (st.size > opts.maxBytes) throw new ToolError(`${p.display} is too large to read (${st.size} bytes; the limit is ${opts.maxBytes})`);
+      return { fh, size: st.size };
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  async readFile(p: ConfinedPath, opts: { maxBytes: number; signal: AbortSignal }): Promise<ReadFileResult> {
+    const { fh, size } = await this.openRegular(p);
+    try {
+      if (size > opts.maxBytes) throw new ToolError(`${p.display} is too large to read (${size} bytes; the limit is ${opts.maxBytes})`);
       if (opts.signal.aborted) throw abortError();
       const buf = await fh.readFile();
       return { text: new TextDecoder('utf-8').decode(buf), bytes: buf.length };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** The file's lines, read 64 KiB at a time as they are consumed; the file is closed when the caller stops. */
+  async *readLines(p: ConfinedPath, opts: { maxLineChars: number; signal: AbortSignal }): AsyncGenerator<string> {
+    const { fh } = await this.openRegular(p);
+    try {
+      yield* splitStream(fh, opts.maxLineChars, opts.signal);
     } finally {
       await fh.close();
     }

@@ -146,6 +146,12 @@ export interface WorkspacePort {
   readonly howToAllowCommands?: string | undefined;
 
   readFile(p: ConfinedPath, opts: { maxBytes: number; signal: AbortSignal }): Promise<ReadFileResult>;
+  /** A file's lines from the first, read as they are consumed (read_file with a line range on a file over the read
+   *  limit: the caller stops iterating once past the range, and the port stops reading and closes the file). Lines
+   *  split at `\n` or `\r\n`, without the line break; a final line break makes no extra empty line; each line is cut
+   *  to `maxLineChars` characters (a longer one still counts as one line). Errors as readFile. Optional: without it a
+   *  file over the read limit cannot be read at all. */
+  readLines?(p: ConfinedPath, opts: { maxLineChars: number; signal: AbortSignal }): AsyncIterable<string>;
   stat(p: ConfinedPath): Promise<FileStat | undefined>;
   list(p: ConfinedPath, signal: AbortSignal): Promise<DirEntry[]>;
   /** `glob` is normalised (relative, `/`-separated, checked). Respects ignore files and excludes; does not follow
@@ -184,7 +190,8 @@ export function notAvailable(tool: string, hostName: string): string {
 export interface ToolLimits {
   /** Hard cap of any one result sent to the model, in characters. Default 24,000. */
   maxResultChars: number;
-  /** read_file refuses files larger than this. Default 8 MiB. */
+  /** read_file reads files larger than this only in part (a line range, streamed) and refuses to read them whole.
+   *  Default 8 MiB. */
   maxReadBytes: number;
   /** read_file shows at most this many lines per call. Default 2,000. */
   maxReadLines: number;

@@ -4,9 +4,9 @@
 // model, capped with a visible note; every failure is a ToolError whose message becomes `error: …`.
 import * as z from 'zod/mini';
 import { described } from '../config/zodMini';
-import { capText, formatBytes, formatDuration, numberLines, splitLines } from './format';
+import { capText, formatBytes, formatDuration, MAX_LINE_CHARS, numberLines, splitLines } from './format';
 import { defineTool, workspaceOf, type Tool, type ToolContext } from './tool';
-import { ToolError, type ConfinedPath, type WorkspacePort } from './types';
+import { ToolError, type ConfinedPath, type FileStat, type WorkspacePort } from './types';
 import { SEARCH_MAX_FILE_BYTES } from './ripgrep';
 
 const MATCH_TEXT_CHARS = 300;
@@ -14,40 +14,109 @@ const MATCH_TEXT_CHARS = 300;
 const pathArg = (what: string) => described(z.string().check(z.minLength(1)), what);
 const maxResultsArg = () => z.optional(described(z.int().check(z.gte(1), z.lte(1000)), 'How many results at most (default 100, up to 1000).'));
 
-/** What to do instead of reading a file over read_file's size limit, naming only tools the model has. search_text
- *  skips files over SEARCH_MAX_FILE_BYTES (and read_file's line ranges do not lift the size limit): above that only
- *  a command can look into the file. */
+/** How to find lines in a file search_text does not search (over SEARCH_MAX_FILE_BYTES), naming only tools the model
+ *  has: run_command (grep), or else a command for the user to run. `grep` is the example command. */
+function findInLargeFile(ctx: ToolContext, port: WorkspacePort, grep: string): string {
+  if (ctx.offers('run_command')) return `use run_command (e.g. ${grep}), which the user approves`;
+  return `ask the user to run a command (e.g. ${grep}) and tell you its output (run_command is not available here)` +
+    `${port.howToAllowCommands ? `; ${port.howToAllowCommands}` : ''}`;
+}
+
+/** Whether read_file can read a line range of a file over its size limit here (the port streams lines). */
+function rangesOfLargeFiles(ctx: ToolContext, port: WorkspacePort): boolean {
+  return port.readLines !== undefined && ctx.offers('read_file');
+}
+
+/** What to do instead of reading a whole file over read_file's size limit, naming only tools the model has: a line
+ *  range (streamed), and search_text when the file is small enough for it (SEARCH_MAX_FILE_BYTES), else run_command
+ *  (grep) — or, without run_command, a command the user runs. */
 function tooLargeHint(ctx: ToolContext, port: WorkspacePort, p: ConfinedPath, size: number): string {
-  if (size <= SEARCH_MAX_FILE_BYTES && ctx.offers('search_text')) return 'use search_text to find the part you need';
-  const skips = `search_text skips files over ${formatBytes(SEARCH_MAX_FILE_BYTES)} too`;
-  if (ctx.offers('run_command')) return `${skips}; to see part of it use run_command (e.g. head, tail or grep), which the user approves`;
-  return `${skips}, and run_command is not available here, so none of your tools can show any of it. Tell the user, with a ` +
+  const range = rangesOfLargeFiles(ctx, port) ? 'read a part of it with startLine and endLine (e.g. startLine 1, endLine 200)' : '';
+  if (size <= SEARCH_MAX_FILE_BYTES && ctx.offers('search_text')) {
+    return range ? `${range}, and use search_text to find the lines you need` : 'use search_text to find the part you need';
+  }
+  const skips = `search_text skips files over ${formatBytes(SEARCH_MAX_FILE_BYTES)}`;
+  if (range) return `${range}; ${skips}, so to find lines in it ${findInLargeFile(ctx, port, `grep -n PATTERN ${p.display}`)}`;
+  if (ctx.offers('run_command')) return `${skips} too; to see part of it use run_command (e.g. head, tail or grep), which the user approves`;
+  return `${skips} too, and run_command is not available here, so none of your tools can show any of it. Tell the user, with a ` +
     `command they can run to see the part you need (e.g. head, tail or grep on ${p.display})` +
     `${port.howToAllowCommands ? `; ${port.howToAllowCommands}` : ''}`;
 }
 
-/** Read a file's text through the port, asking first when it looks like a secret or is ignored/excluded. */
-async function readChecked(ctx: ToolContext, tool: string, p: ConfinedPath): Promise<string> {
+/** The checks before a read: the file exists and is a regular file, not over the read limit unless `largeOk` (a line
+ *  range, streamed), and the user allows reading it when it looks like a secret or is ignored/excluded. */
+async function checkReadable(ctx: ToolContext, tool: string, p: ConfinedPath, largeOk = false): Promise<FileStat> {
   const { port, confinement } = workspaceOf(ctx, tool);
   const st = await port.stat(p);
   if (!st) throw new ToolError(`no such file: ${p.display}; expected an existing file — use find_files or list_directory to find the right path`);
   if (st.type === 'directory') throw new ToolError(`${p.display} is a folder, not a file; use list_directory to see what is in it`);
   if (st.type !== 'file') throw new ToolError(`${p.display} is not a regular file`);
-  if (st.size > ctx.limits.maxReadBytes) {
+  if (st.size > ctx.limits.maxReadBytes && !largeOk) {
     // Just over the limit both round to the same figure ("8.0 MB, more than the 8.0 MB"): then say the bytes.
     const [size, max] = [formatBytes(st.size), formatBytes(ctx.limits.maxReadBytes)];
     const sizes = size !== max ? `${size}, more than the ${max}`
       : `${st.size.toLocaleString('en-US')} bytes, more than the ${ctx.limits.maxReadBytes.toLocaleString('en-US')} bytes (${max})`;
-    throw new ToolError(`${p.display} is ${sizes} ${tool} can read; ${tooLargeHint(ctx, port, p, st.size)}`);
+    const whole = rangesOfLargeFiles(ctx, port) ? ' whole' : '';
+    throw new ToolError(`${p.display} is ${sizes} ${tool} can read${whole}; ${tooLargeHint(ctx, port, p, st.size)}`);
   }
   const sens = confinement.sensitivity(p);
   if (sens) {
     const ok = await ctx.approve({ kind: 'sensitiveRead', tool, path: p, reason: sens.reason, sensitivity: sens.kind });
     if (!ok) throw new ToolError(`the user did not allow reading ${p.display} (${sens.reason}); do not try to read it another way`);
   }
-  const { text } = await port.readFile(p, { maxBytes: ctx.limits.maxReadBytes, signal: ctx.signal });
-  if (text.includes('\0')) throw new ToolError(`${p.display} looks like a binary file (it contains NUL bytes); ${tool} works on text files only`);
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return st;
+}
+
+function binaryError(p: ConfinedPath, tool: string): ToolError {
+  return new ToolError(`${p.display} looks like a binary file (it contains NUL bytes); ${tool} works on text files only`);
+}
+
+/** How many lines of a range fit one result: at most maxReadLines, and whole lines within the character budget. */
+function lineBudget(ctx: ToolContext): (line: string, shown: number) => boolean {
+  const budget = ctx.limits.maxResultChars - 400;
+  let used = 0;
+  return (line, shown) => {
+    if (shown >= ctx.limits.maxReadLines) return false;
+    const cost = Math.min(line.length, MAX_LINE_CHARS + 50) + 10;
+    if (used + cost > budget && shown > 0) return false;
+    used += cost;
+    return true;
+  };
+}
+
+/** A line range of a file over the read limit, streamed through the port: lines before the range are read past, and
+ *  reading stops at the first line after what is shown (the range's end or the result's cap). The file's line count
+ *  is known only when the range reaches its end. */
+async function readLargeRange(ctx: ToolContext, port: WorkspacePort, p: ConfinedPath, size: number, from: number, endLine: number | undefined): Promise<string> {
+  const fits = lineBudget(ctx);
+  const shown: string[] = [];
+  let n = 0;
+  let stoppedAt: 'rangeEnd' | 'cap' | undefined;
+  for await (let line of port.readLines!(p, { maxLineChars: MAX_LINE_CHARS + 100, signal: ctx.signal })) {
+    n++;
+    if (n === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    if (line.includes('\0')) throw binaryError(p, 'read_file');
+    if (n < from) continue;
+    if (endLine !== undefined && n > endLine) {
+      stoppedAt = 'rangeEnd';
+      break;
+    }
+    if (!fits(line, shown.length)) {
+      stoppedAt = 'cap';
+      break;
+    }
+    shown.push(line);
+  }
+  if (!shown.length) {
+    // The file ended before the range began (it was read to its end, so its length is known).
+    if (n === 0) return `${p.display} is empty (0 lines).`;
+    throw new ToolError(`${p.display} has ${n} line${n === 1 ? '' : 's'}; expected startLine between 1 and ${n}`);
+  }
+  const last = from + shown.length - 1;
+  const header = stoppedAt === undefined ? `${p.display} (lines ${from}-${last} of ${n})`
+    : `${p.display} (lines ${from}-${last}; more lines follow in this ${formatBytes(size)} file)`;
+  const more = stoppedAt === 'cap' ? `\n[truncated: showing lines ${from}-${last}; call read_file with startLine ${last + 1} to read on]` : '';
+  return `${header}\n${numberLines(shown, from)}${more}`;
 }
 
 function readFileTool() {
@@ -58,36 +127,34 @@ function readFileTool() {
     needsApproval: false,
     description:
       'Read a text file of the workspace. Returns the lines as "N: text" with 1-based line numbers (the numbers are not part ' +
-      'of the file). Long files are cut with a note saying how to read on; pass startLine/endLine to read a range. Paths are ' +
-      'relative to the workspace root, e.g. "src/index.ts".',
+      'of the file). Long files are cut with a note saying how to read on; pass startLine/endLine to read a range (the only way to ' +
+      'read a very large file). Paths are relative to the workspace root, e.g. "src/index.ts".',
     input: z.strictObject({
       path: pathArg('File path relative to the workspace root.'),
       startLine: z.optional(described(z.int().check(z.gte(1)), 'First line to return (1-based, default 1).')),
       endLine: z.optional(described(z.int().check(z.gte(1)), 'Last line to return (inclusive, default: the end of the file).')),
     }),
     async run({ path, startLine, endLine }, ctx) {
-      const { confinement } = workspaceOf(ctx, 'read_file');
+      const { port, confinement } = workspaceOf(ctx, 'read_file');
       if (startLine !== undefined && endLine !== undefined && endLine < startLine) {
         throw new ToolError(`endLine (${endLine}) is before startLine (${startLine}); expected startLine ≤ endLine`);
       }
       const p = await confinement.resolve(path);
-      const text = await readChecked(ctx, 'read_file', p);
-      const lines = splitLines(text);
+      const ranged = (startLine !== undefined || endLine !== undefined) && port.readLines !== undefined;
+      const st = await checkReadable(ctx, 'read_file', p, ranged);
+      if (st.size > ctx.limits.maxReadBytes) return readLargeRange(ctx, port, p, st.size, startLine ?? 1, endLine);
+      const { text } = await port.readFile(p, { maxBytes: ctx.limits.maxReadBytes, signal: ctx.signal });
+      if (text.includes('\0')) throw binaryError(p, 'read_file');
+      const lines = splitLines(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
       const total = lines.length;
       if (total === 0) return `${p.display} is empty (0 lines).`;
       const from = startLine ?? 1;
       if (from > total) throw new ToolError(`${p.display} has ${total} line${total === 1 ? '' : 's'}; expected startLine between 1 and ${total}`);
       const to = Math.min(endLine ?? total, total);
       // Whole lines only, within the line and character budgets.
-      const budget = ctx.limits.maxResultChars - 400;
+      const fits = lineBudget(ctx);
       let last = from - 1;
-      let used = 0;
-      while (last < to && last - from + 1 < ctx.limits.maxReadLines) {
-        const cost = Math.min(lines[last]!.length, 2_050) + 10;
-        if (used + cost > budget && last >= from) break;
-        used += cost;
-        last++;
-      }
+      while (last < to && fits(lines[last]!, last - from + 1)) last++;
       const header = `${p.display} (lines ${from}-${last} of ${total})`;
       const body = numberLines(lines.slice(from - 1, last), from);
       const more = last < to ? `\n[truncated: showing lines ${from}-${last} of ${total}; call read_file with startLine ${last + 1} to read on]` : '';

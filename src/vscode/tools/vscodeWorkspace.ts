@@ -145,6 +145,23 @@ export class VscodeWorkspace implements WorkspacePort {
     return this.disk.readFile(p, opts);
   }
 
+  /** A line range of a file over the read limit: the editor's lines when it has unsaved changes, else the disk's,
+   *  streamed (NodeWorkspace). */
+  async *readLines(p: ConfinedPath, opts: { maxLineChars: number; signal: AbortSignal }): AsyncGenerator<string> {
+    const doc = this.document(p.absolute);
+    if (!doc?.isDirty) {
+      yield* this.disk.readLines(p, opts);
+      return;
+    }
+    for (let i = 0; i < doc.lineCount; i++) {
+      if (opts.signal.aborted) throw Object.assign(new Error('stopped'), { name: 'AbortError' });
+      const text = doc.lineAt(i).text;
+      // The empty line after a final line break is no line of the file (as when it is read from the disk).
+      if (i === doc.lineCount - 1 && text === '') return;
+      yield text.length > opts.maxLineChars ? text.slice(0, opts.maxLineChars) : text;
+    }
+  }
+
   stat(p: ConfinedPath): Promise<FileStat | undefined> {
     return this.disk.stat(p);
   }

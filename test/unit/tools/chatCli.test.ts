@@ -102,20 +102,21 @@ describe('kimi-vllm chat --workspace (the built CLI against the emulator)', func
     });
   });
 
-  it('a file too large to read or search: without --yes the model is told to ask the user (naming --yes), with --yes to use run_command', async () => {
+  it('a file too large to read whole or search: a line range, and to find lines without --yes a command for the user (naming --yes), with --yes run_command', async () => {
     fs.writeFileSync(path.join(sb.ws, 'huge.log'), Buffer.alloc(9 * 1024 * 1024, 'x'));
     const script = [
       { thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'huge.log' } }] },
       { answer: 'It is too large.' },
     ];
-    const refused = 'error: huge.log is 9.0 MB, more than the 8.0 MB read_file can read; search_text skips files over 2.0 MB too';
+    const refused = 'error: huge.log is 9.0 MB, more than the 8.0 MB read_file can read whole; read a part of it with startLine and ' +
+      'endLine (e.g. startLine 1, endLine 200); search_text skips files over 2.0 MB, so to find lines in it';
     await withEmulator({ script }, async (h, baseUrl) => {
       const r = await runNode(CLI, ['chat', '--base-url', baseUrl, '--workspace', sb.ws, '--json', 'how does huge.log start?']);
       assert.equal(r.code, 0, r.stderr);
       const bodies = chatBodies(h);
       assert.ok(!bodies[0].tools.some((t: Json) => t.function.name === 'run_command'));
-      assert.equal(bodies[1].messages.at(-1).content, `${refused}, and run_command is not available here, so none of your tools can show any of it. ` +
-        'Tell the user, with a command they can run to see the part you need (e.g. head, tail or grep on huge.log); ' +
+      assert.equal(bodies[1].messages.at(-1).content, `${refused} ask the user to run a command (e.g. grep -n PATTERN huge.log) and tell ` +
+        'you its output (run_command is not available here); ' +
         'the user can start kimi-vllm chat again with --yes, which lets you run commands (and write edits) without asking them');
     });
     await withEmulator({ script }, async (h, baseUrl) => {
@@ -123,7 +124,7 @@ describe('kimi-vllm chat --workspace (the built CLI against the emulator)', func
       assert.equal(r.code, 0, r.stderr);
       const bodies = chatBodies(h);
       assert.ok(bodies[0].tools.some((t: Json) => t.function.name === 'run_command'));
-      assert.equal(bodies[1].messages.at(-1).content, `${refused}; to see part of it use run_command (e.g. head, tail or grep), which the user approves`);
+      assert.equal(bodies[1].messages.at(-1).content, `${refused} use run_command (e.g. grep -n PATTERN huge.log), which the user approves`);
     });
   });
 

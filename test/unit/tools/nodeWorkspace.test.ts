@@ -81,7 +81,8 @@ describe('workspace tools over NodeWorkspace', () => {
       fs.writeFileSync(path.join(sb.ws, 'img.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 1]));
       assert.equal(await call(ws, 'read_file', { path: 'img.png' }), 'error: img.png looks like a binary file (it contains NUL bytes); read_file works on text files only');
       fs.writeFileSync(path.join(sb.ws, 'big.txt'), 'x'.repeat(3000));
-      assert.equal(await call(ws, 'read_file', { path: 'big.txt' }, { maxReadBytes: 2048 }), 'error: big.txt is 2.9 KB, more than the 2.0 KB read_file can read; use search_text to find the part you need');
+      assert.equal(await call(ws, 'read_file', { path: 'big.txt' }, { maxReadBytes: 2048 }), 'error: big.txt is 2.9 KB, more than the 2.0 KB read_file can read whole; read a part of it with startLine and endLine (e.g. startLine 1, endLine 200), and use search_text to find the lines you need');
+      assert.equal(await call(ws, 'read_file', { path: 'big.txt', startLine: 1 }, { maxReadBytes: 2048 }), `big.txt (lines 1-1 of 1)\n1: ${'x'.repeat(2000)} …[line cut at 2000 characters]`);
       assert.match(await call(ws, 'read_file', { path: 'src/nope.ts' }), /^error: no such file: src\/nope\.ts; expected an existing file — use find_files or list_directory/);
     });
   });

@@ -1,7 +1,7 @@
 // "Too large" through the whole tool loop, with the default limits, against the emulator over real HTTP: what the
 // server receives as the tool message when the model reads a file longer than the result cap (the capped lines with
-// the visible "truncated" note) or bigger than read_file's size limit (an error result), and that the loop goes on
-// to the model's next answer in both cases.
+// the visible "truncated" note) or bigger than read_file's size limit (an error result pointing at a line range, which
+// then reads), and that the loop goes on to the model's next answer in both cases.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -57,44 +57,49 @@ describe('tool loop: files too large for one result (default limits)', function 
     });
   });
 
-  it('a file over read_file\'s size limit becomes an error result the server receives, pointing at a way that works; the loop continues', async () => {
-    fs.writeFileSync(path.join(sb.ws, 'huge.txt'), Buffer.alloc(DEFAULT_LIMITS.maxReadBytes + 1024, 'a'));
+  it('a file over read_file\'s size limit: a whole read is an error result pointing at a line range, and the range is read; the loop continues', async () => {
+    // Lines of "aaaaaaaaa", 1 KiB over the limit.
+    fs.writeFileSync(path.join(sb.ws, 'huge.txt'), Buffer.alloc(DEFAULT_LIMITS.maxReadBytes + 1024, 'aaaaaaaaa\n'));
     await withEmulator({ script: [
       { thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'huge.txt' } }] },
-      { match: 'more than the 8,388,608 bytes \\(8\\.0 MB\\) read_file can read', thinking: 'Too big.', answer: 'huge.txt is too large to read; shall I look at its first lines with head?' },
+      { match: 'more than the 8,388,608 bytes \\(8\\.0 MB\\) read_file can read whole; read a part of it with startLine and endLine', thinking: 'Too big; read the start.',
+        toolCalls: [{ name: 'read_file', arguments: { path: 'huge.txt', startLine: 1, endLine: 3 } }] },
+      { match: 'huge\\.txt \\(lines 1-3; more lines follow', answer: 'huge.txt starts with lines of nine a\'s.' },
     ] }, async (h) => {
       const { result, bodies } = await runLoop(h, 'What does huge.txt start with?', { ws: sb.ws });
-      assert.equal(result.answer, 'huge.txt is too large to read; shall I look at its first lines with head?');
+      assert.equal(result.answer, 'huge.txt starts with lines of nine a\'s.');
       assert.equal(result.finishReason, 'stop');
-      assert.deepEqual(result.toolCalls.map((c) => c.status), ['error']);
-      assert.equal(bodies.length, 2);
+      assert.deepEqual(result.toolCalls.map((c) => c.status), ['error', 'done']);
+      assert.equal(bodies.length, 3);
       const tool = bodies[1].messages.filter((m: Json) => m.role === 'tool');
       assert.equal(tool.length, 1);
       assert.equal(tool[0].content, result.toolCalls[0]!.result);
       // Not "8.0 MB, more than the 8.0 MB"; and not search_text, which skips files over 2 MB.
-      assert.equal(tool[0].content, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read; ' +
-        'search_text skips files over 2.0 MB too; to see part of it use run_command (e.g. head, tail or grep), which the user approves');
+      assert.equal(tool[0].content, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read whole; ' +
+        'read a part of it with startLine and endLine (e.g. startLine 1, endLine 200); search_text skips files over 2.0 MB, so to find ' +
+        'lines in it use run_command (e.g. grep -n PATTERN huge.txt), which the user approves');
       assert.ok(JSON.stringify(bodies[1]).length < 100_000, 'none of the file was sent');
+      assert.equal(bodies[2].messages.at(-1).content, 'huge.txt (lines 1-3; more lines follow in this 8.0 MB file)\n1: aaaaaaaaa\n2: aaaaaaaaa\n3: aaaaaaaaa');
     });
   });
 
-  it('without run_command (the CLI without --yes) the error names no tool the model lacks: it asks for a command for the user and names --yes', async () => {
+  it('without run_command (the CLI without --yes) the error names no tool the model lacks: a range, and a command for the user naming --yes', async () => {
     fs.writeFileSync(path.join(sb.ws, 'huge.txt'), Buffer.alloc(DEFAULT_LIMITS.maxReadBytes + 1024, 'a'));
     await withEmulator({ script: [
       { thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'huge.txt' } }] },
-      { match: 'none of your tools can show any of it', thinking: 'Ask the user.', answer: 'huge.txt is too large for my tools here: run `head huge.txt`, or start me again with --yes.' },
+      { match: 'ask the user to run a command', thinking: 'Ask the user.', answer: 'huge.txt is too large to search with my tools here: run `grep -n TODO huge.txt`, or start me again with --yes.' },
     ] }, async (h) => {
       // What `kimi-vllm chat --workspace DIR` without --yes builds: read-only tools, a port that accepts nothing.
-      const { result, bodies } = await runLoop(h, 'What does huge.txt start with?', { ws: sb.ws, registry: createToolRegistry({ writeTools: false }) });
+      const { result, bodies } = await runLoop(h, 'Where in huge.txt is TODO?', { ws: sb.ws, registry: createToolRegistry({ writeTools: false }) });
       assert.ok(!bodies[0].tools.some((t: Json) => t.function.name === 'run_command'), 'run_command is not offered');
       assert.deepEqual(result.toolCalls.map((c) => c.status), ['error']);
       const sent: string = bodies[1].messages.at(-1).content;
-      assert.equal(sent, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read; ' +
-        'search_text skips files over 2.0 MB too, and run_command is not available here, so none of your tools can show any of it. ' +
-        'Tell the user, with a command they can run to see the part you need (e.g. head, tail or grep on huge.txt); ' +
+      assert.equal(sent, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read whole; ' +
+        'read a part of it with startLine and endLine (e.g. startLine 1, endLine 200); search_text skips files over 2.0 MB, so to find ' +
+        'lines in it ask the user to run a command (e.g. grep -n PATTERN huge.txt) and tell you its output (run_command is not available here); ' +
         'the user can start kimi-vllm chat again with --yes, which lets you run commands (and write edits) without asking them');
       assert.ok(!/use run_command/.test(sent));
-      assert.equal(result.answer, 'huge.txt is too large for my tools here: run `head huge.txt`, or start me again with --yes.');
+      assert.equal(result.answer, 'huge.txt is too large to search with my tools here: run `grep -n TODO huge.txt`, or start me again with --yes.');
     });
   });
 
@@ -107,9 +112,9 @@ describe('tool loop: files too large for one result (default limits)', function 
       const { bodies } = await runLoop(h, 'What does huge.txt start with?', {
         ws: sb.ws, registry: createToolRegistry({ writeTools: false }), workspace: { approve: async () => 'reject' },
       });
-      assert.equal(bodies[1].messages.at(-1).content, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read; ' +
-        'search_text skips files over 2.0 MB too, and run_command is not available here, so none of your tools can show any of it. ' +
-        'Tell the user, with a command they can run to see the part you need (e.g. head, tail or grep on huge.txt)');
+      assert.equal(bodies[1].messages.at(-1).content, 'error: huge.txt is 8,389,632 bytes, more than the 8,388,608 bytes (8.0 MB) read_file can read whole; ' +
+        'read a part of it with startLine and endLine (e.g. startLine 1, endLine 200); search_text skips files over 2.0 MB, so to find ' +
+        'lines in it ask the user to run a command (e.g. grep -n PATTERN huge.txt) and tell you its output (run_command is not available here)');
     });
   });
 
@@ -119,14 +124,15 @@ describe('tool loop: files too large for one result (default limits)', function 
     fs.writeFileSync(path.join(sb.ws, 'mid.txt'), big);
     await withEmulator({ script: [
       { thinking: 'Read it.', toolCalls: [{ name: 'read_file', arguments: { path: 'mid.txt' } }] },
-      { match: 'use search_text to find the part you need', thinking: 'Search.', toolCalls: [{ name: 'search_text', arguments: { query: 'NEEDLE-IN', include: 'mid.txt' } }] },
+      { match: 'and use search_text to find the lines you need', thinking: 'Search.', toolCalls: [{ name: 'search_text', arguments: { query: 'NEEDLE-IN', include: 'mid.txt' } }] },
       { match: 'mid\\.txt:1: NEEDLE-IN-THE-BIG-FILE', answer: 'It starts with NEEDLE-IN-THE-BIG-FILE.' },
     ] }, async (h) => {
       const { result, bodies } = await runLoop(h, 'What does mid.txt start with?', { ws: sb.ws, limits: { maxReadBytes: 512 * 1024 } });
       assert.equal(result.answer, 'It starts with NEEDLE-IN-THE-BIG-FILE.');
       assert.deepEqual(result.toolCalls.map((c) => c.status), ['error', 'done']);
       assert.equal(bodies.length, 3);
-      assert.equal(bodies[1].messages.at(-1).content, 'error: mid.txt is 1.0 MB, more than the 512.0 KB read_file can read; use search_text to find the part you need');
+      assert.equal(bodies[1].messages.at(-1).content, 'error: mid.txt is 1.0 MB, more than the 512.0 KB read_file can read whole; ' +
+        'read a part of it with startLine and endLine (e.g. startLine 1, endLine 200), and use search_text to find the lines you need');
     });
   });
 });
