@@ -13,7 +13,7 @@ import { startEmulator, type EmulatorServerHandle } from '../emulator/server';
 import type { EmulatorOptions } from '../emulator/types';
 import type { ChatInbox } from '../support/chatInbox';
 import { spawnEmulator, type Json } from '../unit/chat/helpers';
-import { api, cfg, chatBodies, emulateFor, tapChat, untapChat, useServer } from './extensionKit';
+import { api, chatBodies, dropServer, emulateFor, tapChat, untapChat, useServer } from './extensionKit';
 
 function historyDir(a: KimiApi): string {
   return path.join(a.services.context.globalStorageUri.fsPath, 'chat-history');
@@ -47,9 +47,8 @@ describe('chat panel (host side) in a real VS Code', function () {
     await untapChat(a, tap);
     child?.kill('SIGKILL');
     child = undefined;
-    await emulator?.close();
+    await dropServer(emulator);
     emulator = undefined;
-    await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);
     await a.services.secrets.setApiKey(undefined);
   });
 

@@ -10,7 +10,7 @@ import type { WebviewToHost } from '../../src/shared/protocol';
 import type { EmulatorServerHandle } from '../emulator/server';
 import type { ChatInbox } from '../support/chatInbox';
 import type { Json } from '../unit/chat/helpers';
-import { api, cfg, chatBodies, emulateFor, tapChat, untapChat } from './extensionKit';
+import { api, cfg, chatBodies, dropServer, emulateFor, tapChat, untapChat } from './extensionKit';
 
 describe('chat controls in a real VS Code (what the server receives)', function () {
   this.timeout(60_000);
@@ -55,8 +55,7 @@ describe('chat controls in a real VS Code (what the server receives)', function 
   });
 
   after(async () => {
-    await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);
-    await emulator?.close();
+    await dropServer(emulator);
   });
 
   it('Thinking sends the recommended sampling and no template switch; Instant sends chat_template_kwargs {"thinking": false} at 0.6 and gets no thinking back', async () => {

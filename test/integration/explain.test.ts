@@ -14,7 +14,7 @@ import type { ExplanationSnapshot } from '../../src/vscode/explain/explainContro
 import { startEmulator, type EmulatorServerHandle } from '../emulator/server';
 import type { EmulatorOptions } from '../emulator/types';
 import { ChatInbox } from '../support/chatInbox';
-import { api, cfg, chatBodies, freePort } from './extensionKit';
+import { api, cfg, chatBodies, dropServer, freePort } from './extensionKit';
 
 const repoRoot = process.env.KIMI_REPO_ROOT ?? path.resolve(__dirname, '../../..');
 
@@ -119,9 +119,8 @@ describe('Explain (inline explanations) in a real VS Code', function () {
       await a.explain.idle(s.id);
     }
     a.explain.dismissAll();
-    await emulator?.close();
+    await dropServer(emulator);
     emulator = undefined;
-    await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);
     await cfg().update('explain.mode', undefined, vscode.ConfigurationTarget.Global);
     await a.services.secrets.setApiKey(undefined);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');

@@ -3,7 +3,7 @@
 // the chat driven as its webview drives it (a ChatInbox tapping everything the chat posts).
 //
 //   beforeEach(async () => ({ inbox, tap } = await tapChat(a)));
-//   afterEach(async () => { await untapChat(a, tap); … });
+//   afterEach(async () => { await untapChat(a, tap); await dropServer(emulator); emulator = undefined; … });
 //   const h = await emulateFor(a, { tokensPerSecond: 500 });
 import * as net from 'node:net';
 import * as vscode from 'vscode';
@@ -53,6 +53,12 @@ export async function emulateFor(a: KimiApi, opts: EmulatorOptions = {}): Promis
     throw e;
   }
   return emulator;
+}
+
+/** Closes the server (when there is one) and resets the endpoint setting. */
+export async function dropServer(h: { close(): Promise<void> } | undefined): Promise<void> {
+  await h?.close();
+  await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);
 }
 
 /** The chat completion requests the server received, in order. */

@@ -15,7 +15,7 @@ import type { EmulatorServerHandle } from '../emulator/server';
 import type { EmulatorOptions } from '../emulator/types';
 import type { ChatInbox, MessageOf } from '../support/chatInbox';
 import type { Json } from '../unit/chat/helpers';
-import { api, cfg, chatBodies, emulateFor, tapChat, untapChat } from './extensionKit';
+import { api, cfg, chatBodies, dropServer, emulateFor, tapChat, untapChat } from './extensionKit';
 
 const SCHEME = 'kimi-proposal';
 
@@ -96,9 +96,8 @@ describe('tool calling in a real VS Code', function () {
 
   afterEach(async () => {
     await untapChat(a, tap);
-    await emulator?.close();
+    await dropServer(emulator);
     emulator = undefined;
-    await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);
     await cfg().update('tools.enabled', undefined, vscode.ConfigurationTarget.Global);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     for (const c of cleanups.splice(0).reverse()) await c();

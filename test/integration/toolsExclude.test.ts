@@ -11,7 +11,7 @@ import type { WebviewToHost } from '../../src/shared/protocol';
 import type { EmulatorServerHandle } from '../emulator/server';
 import type { EmulatorOptions } from '../emulator/types';
 import type { ChatInbox } from '../support/chatInbox';
-import { api, cfg, chatRequests as requestsOf, emulateFor, tapChat, untapChat } from './extensionKit';
+import { api, chatRequests as requestsOf, dropServer, emulateFor, tapChat, untapChat } from './extensionKit';
 
 describe('tool calling: files.exclude in a real VS Code', function () {
   this.timeout(60_000);
@@ -46,9 +46,8 @@ describe('tool calling: files.exclude in a real VS Code', function () {
 
   afterEach(async () => {
     await untapChat(a, tap);
-    await emulator?.close();
+    await dropServer(emulator);
     emulator = undefined;
-    await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);
     await vscode.workspace.getConfiguration('files').update('exclude', undefined, vscode.ConfigurationTarget.Global);
     fs.rmSync(path.join(ws, dir), { recursive: true, force: true });
   });
