@@ -3,31 +3,12 @@
 // worker's log, `gpus` gives the sizing help, `download` puts the model on every node (or once on shared storage),
 // `serve stop` leaves nothing anywhere.
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from '../../support/paths';
+import { CLI, runCli, type CliRun } from '../../support/cliProcess';
 import { clusterFixture, FAST, type ClusterFixture } from './clusterKit';
 
-const CLI = path.join(repoRoot, 'dist', 'cli.js');
-
-function cli(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kimi-vllm ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<CliRun> => runCli(args, { env, timeoutMs });
 
 describe('kimi-vllm with a cluster profile (real process, real sshd hosts on a LAN)', function () {
   this.timeout(180_000);

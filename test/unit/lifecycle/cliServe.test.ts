@@ -5,37 +5,16 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { profileSlug } from '../../../src/core/server/remoteScripts';
-import { repoRoot } from '../../support/paths';
+import { CLI, runCli, type CliRun } from '../../support/cliProcess';
 import { startSshHost, type SshHost } from '../../support/sshHost';
 import { emulatorBin, FAST, freePort, groupMembers, tempDir, waitFor } from './lifecycleKit';
 
-const CLI = path.join(repoRoot, 'dist', 'cli.js');
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], home: string, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: home,
-      env: { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), PATH: `${emulatorBin}${path.delimiter}${process.env.PATH}`, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kimi-vllm ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+/** kimi-vllm with `home` as its HOME and working folder, and the fake vllm, nvidia-smi and modelscope on its PATH. */
+function cli(args: string[], home: string, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
+  return runCli(args, {
+    cwd: home,
+    env: { HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), PATH: `${emulatorBin}${path.delimiter}${process.env.PATH}`, ...env },
+    timeoutMs,
   });
 }
 
