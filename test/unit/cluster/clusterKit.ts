@@ -9,7 +9,7 @@ import { ClusterManager, type ClusterManagerDeps } from '../../../src/core/clust
 import type { ClusterProfile } from '../../../src/core/cluster/clusterPlan';
 import { hostShellFor, type HostRunner } from '../../../src/core/server/hostShell';
 import { createSshLan, startSshHost, type SshHost, type SshLan } from '../../support/sshHost';
-import { liveClaims } from '../lifecycle/lifecycleKit';
+import { liveClaims, stopManagers } from '../lifecycle/lifecycleKit';
 import { emulatorBin, tempDir } from '../server/kit';
 
 export const FAST = { KIMI_FAKE_VLLM_SHARD_MS: '2', KIMI_FAKE_VLLM_PHASE_MS: '5' } as const;
@@ -162,10 +162,7 @@ export async function clusterFixture(specs: HostSpec[]): Promise<ClusterFixture>
       return found;
     },
     async cleanup() {
-      for (const m of managers.splice(0)) {
-        await m.stop().catch(() => undefined);
-        await m.dispose();
-      }
+      await stopManagers(managers);
       for (const h of hosts) await h.host.stop();
       lan.stop();
       fs.rmSync(root, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import { hostShellFor, type HostRunner } from '../../../src/core/server/hostShel
 import { parseStatus, statusScript } from '../../../src/core/server/remoteScripts';
 import { SshConnection } from '../../../src/core/server/ssh';
 import { hostile, sentinels } from '../server/kit';
-import { chat, waitFor } from '../lifecycle/lifecycleKit';
+import { chat, stopManagers, waitFor } from '../lifecycle/lifecycleKit';
 import { clusterFixture, writeModel, type ClusterFixture } from './clusterKit';
 
 describe('ClusterManager: reattach, failures, hostile values, sizing (real sshd hosts on a LAN)', function () {
@@ -22,12 +22,7 @@ describe('ClusterManager: reattach, failures, hostile values, sizing (real sshd 
   before(async () => {
     f = await clusterFixture([{ name: 'h0' }, { name: 'h1' }, { name: 'h2', shards: 12 }, { name: 'h3', shards: false }]);
   });
-  afterEach(async () => {
-    for (const m of f.managers.splice(0)) {
-      await m.stop().catch(() => undefined);
-      await m.dispose();
-    }
-  });
+  afterEach(() => stopManagers(f.managers));
   after(async () => {
     await f?.cleanup();
   });

@@ -8,7 +8,7 @@ import type { LifecycleState } from '../../../src/core/server/lifecycleTypes';
 import { parseStatus, statusScript } from '../../../src/core/server/remoteScripts';
 import { SshConnection } from '../../../src/core/server/ssh';
 import { nodeStateDir } from '../../../src/core/cluster/clusterPlan';
-import { chat, waitFor } from '../lifecycle/lifecycleKit';
+import { chat, stopManagers, waitFor } from '../lifecycle/lifecycleKit';
 import { cmdline, groupMembers } from '../server/kit';
 import { clusterFixture, type ClusterFixture } from './clusterKit';
 
@@ -42,12 +42,7 @@ describe('ClusterManager (real sshd hosts on a shared LAN)', function () {
       { name: 'small', model: 'NVIDIA H100 80GB HBM3', gpus: 4 },
     ]);
   });
-  afterEach(async () => {
-    for (const m of f.managers.splice(0)) {
-      await m.stop().catch(() => undefined);
-      await m.dispose();
-    }
-  });
+  afterEach(() => stopManagers(f.managers));
   after(async () => {
     await f?.cleanup();
   });

@@ -75,14 +75,19 @@ export function localFixture(opts: { path?: string } = {}): LocalFixture {
     },
     shell: () => new LocalShell({ env, cwd: home }),
     async cleanup() {
-      for (const m of managers.splice(0)) {
-        await m.stop().catch(() => undefined);
-        await m.dispose();
-      }
+      await stopManagers(managers);
       fs.rmSync(home, { recursive: true, force: true });
     },
   };
   return f;
+}
+
+/** Stops (whatever a stop throws) and disposes every manager in `managers`, leaving the list empty. */
+export async function stopManagers(managers: { stop(): Promise<unknown>; dispose(): Promise<void> }[]): Promise<void> {
+  for (const m of managers.splice(0)) {
+    await m.stop().catch(() => undefined);
+    await m.dispose();
+  }
 }
 
 /** Live fake-GPU claims in `gpuDir` (claims whose owner process still runs). */

@@ -14,7 +14,7 @@ import { ServerManager } from '../../../src/core/server/serverManager';
 import { SshConnection } from '../../../src/core/server/ssh';
 import { startSshHost, type SshHost } from '../../support/sshHost';
 import { hostile, sentinels } from '../server/kit';
-import { chat, emulatorBin, FAST, freePort, groupMembers, tempDir, waitFor, waitForState } from './lifecycleKit';
+import { chat, emulatorBin, FAST, freePort, groupMembers, stopManagers, tempDir, waitFor, waitForState } from './lifecycleKit';
 
 describe('ServerManager over SSH (real sshd in a network namespace)', function () {
   this.timeout(90_000);
@@ -29,12 +29,7 @@ describe('ServerManager over SSH (real sshd in a network namespace)', function (
     controlRoot = fs.mkdtempSync('/tmp/km-');
     fs.mkdirSync(path.join(host.home, 'models', 'Kimi-K2.5'), { recursive: true });
   });
-  afterEach(async () => {
-    for (const m of managers.splice(0)) {
-      await m.stop().catch(() => undefined);
-      await m.dispose();
-    }
-  });
+  afterEach(() => stopManagers(managers));
   after(async () => {
     await host?.stop();
     for (const d of [gpuDir, controlRoot]) if (d) fs.rmSync(d, { recursive: true, force: true });
