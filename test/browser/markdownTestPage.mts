@@ -1,28 +1,8 @@
 // Browser side of the markdown e2e tests (test/e2e/markdown*.e2e.test.ts): the real renderer from
 // src/webview/markdown, bundled by esbuild, plus helpers the Node side drives through page.evaluate().
 import { createStreamingMarkdown, renderMarkdown, type StreamingMarkdown } from '../../src/webview/markdown/index';
+import type { MarkdownTestApi, Snapshot, StreamOptions, StreamResult, TurnResult } from '../support/markdownTestApi';
 import { seededRandom } from '../support/seededRandom';
-
-export interface StreamOptions {
-  seed: number;
-  /** Largest chunk, in UTF-16 code units (chunks are 1..maxChunk, skewed small). */
-  maxChunk: number;
-  /** 'manual': frames run at random points between appends (chance per append); 'raf': requestAnimationFrame. */
-  scheduler: 'manual' | 'raf';
-  frameChance?: number;
-  /** Audit the live DOM after every frame. */
-  audit?: boolean;
-  /** Keep the container attached to #app (default: detached). */
-  attach?: boolean;
-  className?: string;
-}
-
-export interface StreamResult {
-  html: string;
-  frames: number;
-  chunks: number;
-  problems: string[];
-}
 
 export function chunk(text: string, seed: number, maxChunk: number): string[] {
   const r = seededRandom(seed);
@@ -134,7 +114,7 @@ export function oneShot(text: string, attach = false, className?: string): { htm
  * One assistant turn the way the chat shows it: a thinking renderer then an answer renderer, both attached to the
  * page, streamed (random chunks, real animation frames) or rendered one-shot.
  */
-export async function turn(thinking: string, answer: string, mode: 'stream' | 'oneShot', seed: number): Promise<{ problems: string[]; thinkingHtml: string; answerHtml: string }> {
+export async function turn(thinking: string, answer: string, mode: 'stream' | 'oneShot', seed: number): Promise<TurnResult> {
   if (mode === 'oneShot') {
     const t = oneShot(thinking, true, 'thinking');
     const a = oneShot(answer, true, 'answer');
@@ -166,26 +146,6 @@ export function clear(): void {
 }
 
 // ---- step-by-step sessions (manual frames) for the growth tests -----------------------------------------------------
-
-export interface CodeSnapshot {
-  /** Identity of the <code> element (same number = same node). */
-  id: number;
-  lang: string | null;
-  codeClass: string;
-  text: string;
-  spans: number;
-  buttons: (string | null)[];
-  structure: string;
-}
-
-export interface Snapshot {
-  frames: number;
-  html: string;
-  /** The rendered blocks (the children of the container's chunks): identity and tag. */
-  children: { id: number; tag: string }[];
-  codes: CodeSnapshot[];
-  problems: string[];
-}
 
 let session: { md: StreamingMarkdown; frame: () => number } | undefined;
 const ids = new WeakMap<Node, number>();
@@ -275,5 +235,5 @@ declare global {
     kimiMd: typeof api;
   }
 }
-const api = { stream, oneShot, turn, manual, clear, audit, chunk, start, step, finishSession, schedulerCalls, settle, renderMarkdown, createStreamingMarkdown };
+const api = { stream, oneShot, turn, manual, clear, audit, chunk, start, step, finishSession, schedulerCalls, settle, renderMarkdown, createStreamingMarkdown } satisfies MarkdownTestApi & Record<string, unknown>;
 window.kimiMd = api;

@@ -6,45 +6,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openMarkdownPage, type MarkdownPage } from '../harness/markdownPage';
 import { generateAnswer, generateThinking } from '../support/markdownDoc';
+import type { CodeSnapshot, MarkdownTestGlobal, Snapshot, StreamOptions } from '../support/markdownTestApi';
 import { repoRoot } from '../support/paths';
 import { XSS_PAYLOADS } from '../support/xssCorpus';
 
-interface CodeSnapshot {
-  id: number;
-  lang: string | null;
-  codeClass: string;
-  text: string;
-  spans: number;
-  buttons: (string | null)[];
-  structure: string;
-}
-interface Snapshot {
-  frames: number;
-  html: string;
-  children: { id: number; tag: string }[];
-  codes: CodeSnapshot[];
-  problems: string[];
-}
-interface StreamOptions {
-  seed: number;
-  maxChunk: number;
-  scheduler: 'manual' | 'raf';
-  frameChance?: number;
-  audit?: boolean;
-}
 /** What test/browser/markdownTestPage.mts puts on window (used inside page.evaluate callbacks). */
-interface G {
-  kimiMd: {
-    stream(text: string, opts: StreamOptions): Promise<{ html: string; frames: number; chunks: number; problems: string[] }>;
-    oneShot(text: string, attach?: boolean, className?: string): { html: string; problems: string[] };
-    clear(): void;
-    start(): void;
-    step(text: string, runFrame?: boolean): Snapshot;
-    finishSession(): Snapshot & { oneShot: string; text: string; appendAfterFinish: string };
-    schedulerCalls(chunks: string[]): Promise<{ first: number; second: number; html: string; oneShot: string }>;
-    settle(): Promise<void>;
-  };
-}
+type G = MarkdownTestGlobal;
 
 const SAMPLE = `# Deploying Kimi-K2.5
 

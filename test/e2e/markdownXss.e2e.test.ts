@@ -7,21 +7,11 @@
 // Then the same corpus on the same page without any CSP: the sanitiser alone keeps every script from running.
 import * as assert from 'node:assert/strict';
 import { openMarkdownPage, type CspViolation, type MarkdownPage } from '../harness/markdownPage';
+import type { MarkdownTestGlobal, TurnResult } from '../support/markdownTestApi';
 import { inContext, XSS_PAYLOADS } from '../support/xssCorpus';
 
-interface TurnResult {
-  problems: string[];
-  thinkingHtml: string;
-  answerHtml: string;
-}
 /** What test/browser/markdownTestPage.mts puts on window (used inside page.evaluate callbacks). */
-interface G {
-  kimiMd: {
-    turn(thinking: string, answer: string, mode: 'stream' | 'oneShot', seed: number): Promise<TurnResult>;
-    clear(): void;
-    settle(): Promise<void>;
-  };
-}
+type G = MarkdownTestGlobal;
 
 const MODES = ['stream', 'oneShot'] as const;
 
