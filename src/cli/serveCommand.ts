@@ -8,6 +8,7 @@
 import type { ServerProfile } from '../core/config/serverProfile';
 import type { LifecycleState } from '../core/server/lifecycleTypes';
 import { ClusterManager } from '../core/cluster/clusterManager';
+import { unreachableCount } from '../core/cluster/clusterProfile';
 import type { ClusterNodeStatus, StopReport } from '../core/server/lifecycleTypes';
 import type { ServerManager } from '../core/server/serverManager';
 import { parseArgs, UsageError } from './args';
@@ -177,10 +178,14 @@ function progressLine(s: LifecycleState): string | undefined {
 function humanStatus(s: LifecycleState, profile: ServerProfile): string {
   const hint = tunnelHint(profile);
   switch (s.kind) {
-    case 'ready':
-      return hint
+    case 'ready': {
+      const line = hint
         ? `ready: ${s.modelId} on ${profile.host} (pid ${s.pid}), listening on ${profile.bindHost}:${profile.port} there.\n  reach it with: ${hint.command}   then ${hint.baseUrl}`
         : `ready: ${s.modelId} at ${s.baseUrl} (pid ${s.pid})${s.maxModelLen ? `, max_model_len ${s.maxModelLen}` : ''}`;
+      // A cluster serving while some nodes cannot be asked over SSH (each one's reason is in the node list below).
+      const down = s.unreachableNodes ?? [];
+      return down.length ? `${line}\n  serving with ${unreachableCount(down.length)}: ${down.map((n) => n.label).join(', ')}` : line;
+    }
     case 'starting':
       return `starting: ${s.phase}${s.progress ? ` ${s.progress.done}/${s.progress.total}` : ''} (pid ${s.pid ?? '?'}) on ${profile.host}`;
     case 'failed':

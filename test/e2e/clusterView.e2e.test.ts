@@ -213,7 +213,7 @@ describe('the Cluster Nodes view in the real VS Code (two real sshd hosts on a L
     publish(await screenshot(wb.page, 'cluster-nodes'));
   });
 
-  it('the worker\'s SSH link drops: the view shows it unreachable with the reason in words, then ready again once the link is back', async function () {
+  it('the worker\'s SSH link drops: the view shows it unreachable with the reason in words, the status bar "ready · 1 node unreachable", then ready again once the link is back', async function () {
     this.timeout(120_000);
     const w = f.hosts[1]!;
     await w.host.cutFromHere();
@@ -223,13 +223,17 @@ describe('the Cluster Nodes view in the real VS Code (two real sshd hosts on a L
       assert.equal(h!.description, 'head · ready');
       assert.equal(lost!.icon, 'codicon-debug-disconnect');
       assert.match(lost!.facts.State!, new RegExp(`^SSH link lost, reconnecting \\(a lost link does not stop what runs there\\)\\. ${worker} is unreachable from this machine \\(.*No route to host\\)\\. Check the network or VPN\\.$`));
-      await statusBarItem(wb.page, /Kimi: ready · Kimi-K2\.5/).waitFor({ state: 'visible', timeout: 5000 });
+      // Still serving, and the status bar says so — in its warning colour.
+      const item = statusBarItem(wb.page, /Kimi: ready · 1 node unreachable/);
+      await item.waitFor({ state: 'visible', timeout: 5000 });
+      assert.match((await item.getAttribute('class')) ?? '', /\bwarning-kind\b/);
       await screenshot(wb.page, 'cluster-nodes-link-lost');
     } finally {
       await w.host.restoreFromHere();
     }
     const back = byNode(await waitForTree(wb.page, (r) => byNode(r)[1]?.description === 'worker 1 · ready', 'the worker ready again', 30_000));
     assert.equal(back[1]!.facts.State, 'Ray: its GPUs hold vLLM workers');
+    await statusBarItem(wb.page, /Kimi: ready · Kimi-K2\.5/).waitFor({ state: 'visible', timeout: 5000 });
   });
 
   it('Stop Server from the view: both nodes stopped, nothing left on either host', async function () {

@@ -4,7 +4,9 @@
 // each node's role, state, GPUs and last log line; a node's log opens in its own terminal; "Kimi: Stop Server"
 // leaves nothing running on either host. Then the worker's SSH link drops while the cluster serves (this machine loses
 // its route to the worker, the cluster's own LAN stays up): the view and `kimi-vllm serve status --json` say so, the
-// cluster keeps serving, the node comes back when the link does; a stop with the link down stops what it can reach.
+// cluster keeps serving — the status bar, the chat header and `serve status` say "ready" with 1 node unreachable —,
+// the node comes back when the link does; a stop with the link down stops what it can reach, and the worker it could
+// not reach reads "not checked" (not "unreachable", which would be stale once the link is back) until Stop reaches it.
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,6 +14,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LifecycleState } from '../../src/core/server/lifecycleTypes';
 import type { KimiApi } from '../../src/extension';
+import type { HostToWebview, ServerView } from '../../src/shared/protocol';
+import { statusBarModel } from '../../src/vscode/server/presentation';
 import { repoRoot } from '../support/paths';
 import { clusterFixture, FAST, type ClusterFixture } from '../unit/cluster/clusterKit';
 
@@ -163,7 +167,7 @@ describe('a cluster profile in the extension (real sshd hosts on a LAN)', functi
     }
   });
 
-  it('a worker\'s SSH link drops while the cluster serves: the view and serve status --json say the link is lost, the cluster keeps serving, the node recovers with the link; Stop with the link down stops all it reaches', async () => {
+  it('a worker\'s SSH link drops while the cluster serves: the view, the status bar, the chat header and serve status say the link is lost, the cluster keeps serving, the node recovers with the link; Stop with the link down stops all it reaches and leaves the worker "not checked" until Stop reaches it', async () => {
     const a = await api();
     const [head, worker] = [f.hosts[0]!.host.alias, f.hosts[1]!.host.alias];
     const w = f.hosts[1]!;
@@ -175,6 +179,18 @@ describe('a cluster profile in the extension (real sshd hosts on a LAN)', functi
       assert.equal(r.code, 0, r.stderr);
       return JSON.parse(r.stdout) as { state: string; nodes: { host: string; state: string; detail: string | null }[] };
     };
+    const humanStatus = async () => {
+      const r = await kimiVllm(['serve', 'status', '--config', config, '--profile', name]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    // The status bar item as StatusBar renders it, and the chat header as the chat view posts it.
+    const statusBar = () => statusBarModel({ managed: a.server.state, download: a.server.download, endpoint: a.services.status.current, externalEndpoint: false });
+    const headers: ServerView[] = [];
+    const tap = a.chat.onDidPost((m: HostToWebview) => {
+      if (typeof m === 'object' && m.type === 'server') headers.push(m.server);
+    });
+    await a.chat.receive({ type: 'ready' });
 
     const ready = (await vscode.commands.executeCommand('kimi.startServer', name)) as LifecycleState;
     assert.ok(ready.kind === 'ready', JSON.stringify(ready).slice(0, 1200));
@@ -197,11 +213,23 @@ describe('a cluster profile in the extension (real sshd hosts on a LAN)', functi
       assert.equal(a.server.state.kind, 'ready');
       assert.equal(await chat(ready.baseUrl, 'still there?'), 200, 'the cluster keeps serving without the worker\'s SSH link');
 
+      // The overall status says so too: ready, with the worker unreachable — named, with the reason, in the tooltip.
+      await waitFor(() => statusBar().text === '$(warning) Kimi: ready · 1 node unreachable', 'the status bar to say 1 node unreachable');
+      const bar = statusBar();
+      assert.equal(bar.tone, 'warning');
+      assert.match(bar.tooltip, new RegExp(`^${worker} \\(worker 1\\) is unreachable: SSH link lost, reconnecting .*No route to host`, 'm'));
+      await waitFor(() => headers.at(-1)?.detail !== undefined, 'the chat header to change');
+      assert.equal(headers.at(-1)!.state, 'ready');
+      assert.equal(headers.at(-1)!.detail, `Serving with 1 node unreachable: ${worker} (worker 1). See the Cluster Nodes view.`);
+
       // The same from a terminal: the cluster is ready, the worker cannot be asked.
       const s = await status();
       assert.equal(s.state, 'ready');
       assert.deepEqual(s.nodes.map((n) => [n.host, n.state]), [[head, 'ready'], [worker, 'unreachable']]);
       assert.match(s.nodes[1]!.detail ?? '', new RegExp(`^${worker} is unreachable from this machine \\(ssh: connect to host .*: No route to host\\)\\. Check the network or VPN\\.$`));
+      const human = await humanStatus();
+      assert.match(human, new RegExp(`^ready: Kimi-K2\\.5 on ${head} .*\\n(?:.*\\n)*  serving with 1 node unreachable: ${worker} \\(worker 1\\)\\n`), human);
+      assert.match(human, new RegExp(`^  worker ${worker}(?: \\(.*\\))?: unreachable — ${worker} is unreachable from this machine`, 'm'), human);
     } finally {
       await w.host.restoreFromHere();
     }
@@ -213,6 +241,13 @@ describe('a cluster profile in the extension (real sshd hosts on a LAN)', functi
     assert.equal(stateOf(back[1]!), 'Ray: its GPUs hold vLLM workers');
     assert.equal((a.server.state as { pid?: number }).pid, ready.pid);
     assert.deepEqual((await status()).nodes.map((n) => n.state), ['ready', 'ready']);
+    // Plain ready again everywhere.
+    await waitFor(() => statusBar().tone === undefined, 'the status bar\'s warning to go');
+    assert.equal(statusBar().text, '$(pass-filled) Kimi: ready · Kimi-K2.5 · 2 nodes × 8× H100 80GB HBM3');
+    assert.doesNotMatch(statusBar().tooltip, /unreachable/);
+    await waitFor(() => headers.at(-1)?.detail === undefined, 'the chat header\'s line to go');
+    assert.doesNotMatch(await humanStatus(), /unreachable/);
+    tap.dispose();
 
     // 3. Stop while the worker cannot be reached: everything on the head is stopped and checked, the worker is named.
     await w.host.cutFromHere();
@@ -227,11 +262,22 @@ describe('a cluster profile in the extension (real sshd hosts on a LAN)', functi
       );
       assert.deepEqual(f.clusterProcesses(f.hosts[0]!), [], 'nothing left on the head');
       assert.deepEqual(f.claims(f.hosts[0]!), [], 'no GPU memory held on the head');
-      const rows = a.cluster.rows();
-      assert.deepEqual(rows.map((r) => r.description), ['head · stopped', 'worker 1 · unreachable']);
+      assert.equal(a.server.state.kind, 'stopped');
+      assert.doesNotMatch(statusBar().tooltip, /unreachable/);
     } finally {
       await w.host.restoreFromHere();
     }
+    // The worker reads "not checked", with why and what to do — a fact about that Stop, still true with the link
+    // back (nothing watches a stopped cluster), never "unreachable" as if it were current.
+    const unchecked = a.cluster.rows();
+    assert.deepEqual(unchecked.map((r) => r.description), ['head · stopped', 'worker 1 · not checked']);
+    assert.equal(unchecked[1]!.icon, 'warning');
+    assert.match(
+      stateOf(unchecked[1]!),
+      new RegExp(`^Unreachable during Stop: ${worker} is unreachable from this machine \\(.*No route to host\\)\\. Check the network or VPN\\. What ran there may still run: Stop again once it is back \\(Stop checks every node\\)\\.$`),
+    );
+    assert.match(unchecked[1]!.tooltip, /\nState: not checked — Unreachable during Stop: /);
+    assert.equal(stateOf(unchecked[0]!), 'nothing running');
 
     // 4. With the link back, Stop again: nothing is left on either host (the worker's Ray ended with the head's, as
     //    Ray's do, or this stop ends it).

@@ -25,6 +25,7 @@ import type {
   NodeStopReport,
   StartOptions,
   StopReport,
+  UnreachableNode,
   Unsubscribe,
 } from '../server/lifecycleTypes';
 import { parsePortOpen, portOpenScript } from '../server/remoteScripts';
@@ -460,7 +461,12 @@ export class ClusterManager implements ClusterController {
     await this.stopNodeProcesses(grace, reports);
     // 3. Check every node.
     await Promise.all(this.specs.map((s) => this.verifyNode(s.index, reports[s.index]!)));
-    this.specs.forEach((s, i) => this.patchNode(i, { state: reports[i]!.error ? 'unreachable' : 'stopped', detail: reports[i]!.error ?? 'nothing running', pids: {} }));
+    // A node this stop could not reach is 'unchecked', not 'unreachable': that is what this stop found, and it stays
+    // true once the link is back (nothing watches a stopped cluster) — until a Stop or Start reaches the node.
+    this.specs.forEach((s, i) => {
+      const error = reports[i]!.error;
+      this.patchNode(i, error ? { state: 'unchecked', detail: uncheckedDetail(error), pids: {} } : { state: 'stopped', detail: 'nothing running', pids: {} });
+    });
     const final = finalState ?? { kind: 'stopped', ...this.ref() };
     this.set(final);
     this.foreignPids = [];
@@ -811,7 +817,7 @@ export class ClusterManager implements ClusterController {
     const state: LifecycleState = s.kind === 'ready' || s.kind === 'starting' ? { ...s, ...this.ref() } : { ...s, ...this.ref() };
     if (s.kind === 'ready') for (const n of this.specs) if (this.nodeStates[n.index]!.state === 'running') this.patchNode(n.index, { state: 'ready' });
     this.set(state);
-    return state;
+    return this.current; // with the nodes that could not be asked
   }
 
   async dispose(): Promise<void> {
@@ -966,8 +972,24 @@ export class ClusterManager implements ClusterController {
 
   private set(s: LifecycleState): void {
     if (this.disposed) return;
-    this.current = s;
-    for (const l of this.stateListeners) l(s);
+    const state = this.withUnreachable(s);
+    this.current = state;
+    for (const l of this.stateListeners) l(state);
+  }
+
+  /** A starting or ready cluster's state names the nodes that cannot be asked now ('ready' with N nodes unreachable);
+   *  other states, and a cluster whose nodes all answer, carry no such list. */
+  private withUnreachable(s: LifecycleState): LifecycleState {
+    if (s.kind !== 'starting' && s.kind !== 'ready') return s;
+    const { unreachableNodes: _old, ...rest } = s;
+    const down = this.unreachableNodes();
+    return down.length ? { ...rest, unreachableNodes: down } : rest;
+  }
+
+  private unreachableNodes(): UnreachableNode[] {
+    return this.shownNodes()
+      .filter((n) => n.state === 'unreachable')
+      .map((n) => ({ index: n.index, host: n.host, label: nodeLabel(this.specs[n.index]!), reason: n.detail ?? 'it cannot be asked over SSH' }));
   }
 
   private setNodes(nodes: ClusterNodeStatus[]): void {
@@ -978,6 +1000,9 @@ export class ClusterManager implements ClusterController {
   private emitNodes(): void {
     const shown = this.shownNodes();
     for (const l of this.nodeListeners) l(shown);
+    // The state follows: a node's link dropping or answering again changes what the status bar and the chat header say.
+    const s = this.current;
+    if ((s.kind === 'starting' || s.kind === 'ready') && JSON.stringify(s.unreachableNodes ?? []) !== JSON.stringify(this.unreachableNodes())) this.set(s);
   }
 
   private patchNode(i: number, patch: Partial<ClusterNodeStatus>): void {
@@ -1017,6 +1042,11 @@ function explainExit(lines: string[]): string {
     return `It ended without an error message: it was killed (out of memory? by someone?) or the host went down.${last ? ` Its last line: ${last}` : ''}`;
   }
   return `Its last words: ${last}`;
+}
+
+/** A node a stop could not reach: what that stop found, and what to do (it stays so until a Stop or Start reaches it). */
+function uncheckedDetail(error: string): string {
+  return `Unreachable during Stop: ${error.replace(/\.\s*$/, '')}. What ran there may still run: Stop again once it is back (Stop checks every node).`;
 }
 
 function isSignal(r: StopReport['result']): r is 'INT' | 'TERM' | 'KILL' {

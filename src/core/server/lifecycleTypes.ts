@@ -21,6 +21,18 @@ export interface Reconnecting {
   reason: string;
 }
 
+/** A node of a starting or serving cluster that cannot be asked over SSH now (its link dropped; what runs there is not
+ *  touched). Present in the state only while that lasts: the status bar, the chat header and `serve status` say so. */
+export interface UnreachableNode {
+  index: number;
+  /** 'local' or the SSH destination. */
+  host: string;
+  /** "vs-worker (worker 1)" */
+  label: string;
+  /** Why, in plain words (the node's detail in the Cluster Nodes view). */
+  reason: string;
+}
+
 export type LifecycleState =
   | ({ kind: 'stopped' } & ServerRef)
   /** Checking tools and GPUs on the target before anything starts. */
@@ -37,6 +49,8 @@ export type LifecycleState =
       since: number;
       /** The SSH link is down and being re-established (the server keeps loading on the host). */
       reconnecting?: Reconnecting;
+      /** A cluster: nodes that cannot be asked over SSH now (see UnreachableNode). */
+      unreachableNodes?: UnreachableNode[];
     } & ServerRef)
   | ({
       kind: 'ready';
@@ -53,6 +67,8 @@ export type LifecycleState =
       reconnecting?: Reconnecting;
       /** A transient remark, e.g. "the server needs an API key to list its models". */
       detail?: string;
+      /** A cluster: nodes that cannot be asked over SSH now — it still serves ('ready'), with N nodes unreachable. */
+      unreachableNodes?: UnreachableNode[];
     } & ServerRef)
   | ({ kind: 'stopping'; pid?: number } & ServerRef)
   | ({ kind: 'failed'; diagnosis: Diagnosis; pid?: number; logTail?: string[] } & ServerRef);
@@ -102,8 +118,9 @@ export interface NodeStopReport {
 
 /** One host of a cluster, as the tree view and `serve status --json` show it. 'unreachable': it cannot be asked over
  *  SSH — refused at pre-flight, or its link dropped while the cluster runs (then `detail` says "SSH link lost" and the
- *  node shows its own state again once the link answers). */
-export type NodeState = 'stopped' | 'checking' | 'starting' | 'running' | 'ready' | 'failed' | 'stopping' | 'unreachable';
+ *  node shows its own state again once the link answers). 'unchecked': a Stop could not reach it — what ran there may
+ *  still run; it stays so (a fact about that Stop, never a claim about now) until a Stop or Start reaches it. */
+export type NodeState = 'stopped' | 'checking' | 'starting' | 'running' | 'ready' | 'failed' | 'stopping' | 'unreachable' | 'unchecked';
 
 export interface ClusterNodeStatus {
   index: number;

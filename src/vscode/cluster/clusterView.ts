@@ -1,6 +1,9 @@
 // The "Cluster Nodes" view (kimi.clusterNodes, in the Kimi side bar, shown while the active profile is a cluster):
 // one item per node — host, role and state, with its GPUs, address, what runs there and its last log line below —
 // updated as the ClusterManager reports. Inline: the node's log. Title bar: Start, Stop, Check Sizing.
+// A stopped cluster is not watched: a node a Stop could not reach shows "not checked" (what that Stop found, with what
+// to do), never a state as if current; Stop stays offered in the title bar until a Stop reaches it
+// (context key kimi.clusterUnchecked).
 import * as vscode from 'vscode';
 import type { ClusterNodeStatus, NodeState } from '../../core/server/lifecycleTypes';
 import { Disposable } from '../lifecycle';
@@ -19,7 +22,20 @@ const ICONS: Record<NodeState, string> = {
   failed: 'error',
   stopping: 'loading~spin',
   unreachable: 'debug-disconnect',
+  unchecked: 'warning',
 };
+
+const COLOURS: Partial<Record<NodeState, string>> = { failed: 'errorForeground', ready: 'testing.iconPassed', unchecked: 'list.warningForeground' };
+
+/** The state in the row's words ('unchecked' reads "not checked"). */
+function stateWord(s: NodeState): string {
+  return s === 'unchecked' ? 'not checked' : s;
+}
+
+/** Some node could not be reached by the last Stop: Stop is offered again (view title bar, palette). */
+export function hasUnchecked(nodes: readonly ClusterNodeStatus[] | undefined): boolean {
+  return nodes?.some((n) => n.state === 'unchecked') ?? false;
+}
 
 /** What a person sees for one node (also what the integration test checks). */
 export interface NodeRow {
@@ -41,8 +57,8 @@ export function nodeRow(n: ClusterNodeStatus): NodeRow {
   ];
   return {
     label: where,
-    description: `${role} · ${n.state}`,
-    tooltip: [`${where} (${role})`, `State: ${n.state}${n.detail ? ` — ${n.detail}` : ''}`, ...(n.gpus ? [`GPUs: ${n.gpus}`] : []), ...(n.ip ? [`Address: ${n.ip}`] : []), ...(n.lastLine ? [`Last log line: ${n.lastLine}`] : [])].join('\n'),
+    description: `${role} · ${stateWord(n.state)}`,
+    tooltip: [`${where} (${role})`, `State: ${stateWord(n.state)}${n.detail ? ` — ${n.detail}` : ''}`, ...(n.gpus ? [`GPUs: ${n.gpus}`] : []), ...(n.ip ? [`Address: ${n.ip}`] : []), ...(n.lastLine ? [`Last log line: ${n.lastLine}`] : [])].join('\n'),
     icon: ICONS[n.state],
     children,
   };
@@ -71,10 +87,20 @@ export class ClusterView extends Disposable implements vscode.TreeDataProvider<I
         const name = s.server.runningProfile.name;
         view.description = nodes ? name : undefined;
         void vscode.commands.executeCommand('setContext', 'kimi.clusterProfile', nodes !== undefined);
+        this.setUnchecked(hasUnchecked(nodes));
         this.changed.fire(undefined);
       }),
     );
     void vscode.commands.executeCommand('setContext', 'kimi.clusterProfile', s.server.nodes !== undefined);
+    this.setUnchecked(hasUnchecked(s.server.nodes));
+  }
+
+  private unchecked: boolean | undefined;
+
+  private setUnchecked(v: boolean): void {
+    if (v === this.unchecked) return;
+    this.unchecked = v;
+    void vscode.commands.executeCommand('setContext', 'kimi.clusterUnchecked', v);
   }
 
   getTreeItem(item: Item): vscode.TreeItem {
@@ -84,7 +110,8 @@ export class ClusterView extends Disposable implements vscode.TreeDataProvider<I
       t.id = `node-${item.node.index}`;
       t.description = row.description;
       t.tooltip = row.tooltip;
-      t.iconPath = new vscode.ThemeIcon(row.icon, item.node.state === 'failed' ? new vscode.ThemeColor('errorForeground') : item.node.state === 'ready' ? new vscode.ThemeColor('testing.iconPassed') : undefined);
+      const colour = COLOURS[item.node.state];
+      t.iconPath = new vscode.ThemeIcon(row.icon, colour ? new vscode.ThemeColor(colour) : undefined);
       t.contextValue = 'kimiClusterNode';
       t.command = { command: 'kimi.showNodeLogs', title: 'Show Node Logs', arguments: [item.node.index] };
       return t;

@@ -1,6 +1,7 @@
 // How the managed server's state reads to a person — in the status bar, the progress notification, the chat header
 // and the log. Plain functions of the state (no `vscode`), so every surface says the same thing.
-import type { DownloadState, LifecycleState } from '../../core/server/lifecycleTypes';
+import { unreachableCount } from '../../core/cluster/clusterProfile';
+import type { DownloadState, LifecycleState, UnreachableNode } from '../../core/server/lifecycleTypes';
 import type { DownloadView, ManagedServerView, ServerView } from '../../shared/protocol';
 
 type Starting = Extract<LifecycleState, { kind: 'starting' }>;
@@ -47,12 +48,22 @@ export function describeState(s: LifecycleState): string {
     case 'starting':
       return `starting: ${phaseLabel(s)}`;
     case 'ready':
-      return `ready: ${s.modelId} at ${s.baseUrl}${s.gpus ? ` on ${s.gpus}` : ''}`;
+      return `ready: ${s.modelId} at ${s.baseUrl}${s.gpus ? ` on ${s.gpus}` : ''}${s.unreachableNodes?.length ? ` · ${unreachableText(s.unreachableNodes)}` : ''}`;
     case 'stopping':
       return 'stopping…';
     case 'failed':
       return `failed: ${s.diagnosis.title}`;
   }
+}
+
+/** "1 node unreachable: vs-worker (worker 1)" — a cluster's nodes that cannot be asked over SSH now. */
+export function unreachableText(nodes: readonly UnreachableNode[]): string {
+  return `${unreachableCount(nodes.length)}: ${nodes.map((n) => n.label).join(', ')}`;
+}
+
+/** One tooltip line per unreachable node: who and why. */
+function unreachableTips(nodes: readonly UnreachableNode[]): string[] {
+  return nodes.map((n) => `${n.label} is unreachable: ${n.reason}`);
 }
 
 /** A process of the server exists or is being launched/stopped. */
@@ -208,6 +219,7 @@ export function statusBarModel(input: StatusInput): StatusBarModel {
       case 'starting':
         text = `$(loading~spin) Kimi: starting: ${phaseLabel(s)}`;
         if (s.gpus) tips.push(`GPUs: ${s.gpus}`);
+        if (s.unreachableNodes?.length) tips.push(...unreachableTips(s.unreachableNodes));
         break;
       case 'ready':
         text = `$(pass-filled) Kimi: ready · ${shortModel(s.modelId)}${s.gpus ? ` · ${shortGpus(s.gpus)}` : ''}`;
@@ -215,6 +227,12 @@ export function statusBarModel(input: StatusInput): StatusBarModel {
         if (s.gpus) tips.push(`GPUs: ${s.gpus}`);
         if (s.reattached) tips.push('Started earlier (another window or the CLI); this window reattached to it.');
         if (s.detail) tips.push(s.detail);
+        if (s.unreachableNodes?.length) {
+          // Still serving (the head answers); the model and GPUs move to the tooltip to keep the item short.
+          text = `$(warning) Kimi: ready · ${unreachableCount(s.unreachableNodes.length)}`;
+          tips.push(...unreachableTips(s.unreachableNodes), 'The cluster keeps serving; a node shows its own state again once its SSH link answers (Cluster Nodes view).');
+          tone = 'warning';
+        }
         break;
       case 'stopping':
         text = '$(loading~spin) Kimi: stopping…';
@@ -286,6 +304,7 @@ export function chatServerView(endpoint: ServerView, managed: LifecycleState, do
         baseUrl: managed.baseUrl,
         modelId: managed.modelId,
         ...(managed.maxModelLen ? { maxModelLen: managed.maxModelLen } : {}),
+        ...(managed.unreachableNodes?.length ? { detail: `Serving with ${unreachableText(managed.unreachableNodes)}. See the Cluster Nodes view.` } : {}),
         ...extra,
       };
     case 'stopping':

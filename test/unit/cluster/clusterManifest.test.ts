@@ -24,4 +24,10 @@ describe('package.json: the cluster view', () => {
       assert.ok(c.menus.commandPalette.some((m: { command: string; when: string }) => m.command === id && m.when === 'kimi.clusterProfile'), `${id} in the palette only for a cluster`);
     }
   });
+
+  it('Stop is offered in the title bar and the palette while a server runs, and after a Stop that could not check every node', () => {
+    const title = c.menus['view/title'].find((m: { command: string; when: string }) => m.command === 'kimi.stopServer' && /view == kimi\.clusterNodes/.test(m.when));
+    assert.equal(title.when, 'view == kimi.clusterNodes && kimi.serverRunning || view == kimi.clusterNodes && kimi.clusterUnchecked');
+    assert.equal(c.menus.commandPalette.find((m: { command: string }) => m.command === 'kimi.stopServer').when, 'kimi.serverRunning || kimi.clusterUnchecked');
+  });
 });
