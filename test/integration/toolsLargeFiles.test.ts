@@ -1,6 +1,7 @@
 // Files over read_file's size limit in a real VS Code extension host: the chat's workspace port (VscodeWorkspace) reads
 // a line range of a huge file from the disk, or from the editor when it has unsaved changes, and the model gets
-// exactly those lines; a whole read is refused with the advice to read a range. Asserted on what the server received.
+// exactly those lines; a whole read is refused with the advice to read a range; search_text (VS Code's own rg) says
+// which file it skipped for its size. Asserted on what the server received.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -77,6 +78,18 @@ describe('tool calling on files over the read limit, in a real VS Code', functio
       `huge-data.txt (lines 100000-100000 of 100000)\n100000: ${lineOf(LINES)}`,
       'error: huge-data.txt has 100000 lines; expected startLine between 1 and 100000',
     ]);
+  });
+
+  it('search_text with VS Code\'s own ripgrep: an include naming the huge file says it was skipped for its size and what to do', async () => {
+    emulator = await emulateFor(a, { script: [
+      { thinking: 'Search.', toolCalls: [{ name: 'search_text', arguments: { query: 'row 77', include: 'huge-data.txt' } }] },
+      { thinking: 'Done.', answer: 'Skipped.' },
+    ] });
+    const sent = await ask('Where is row 77 in huge-data.txt?');
+    assert.equal(sent[0], 'No matches for "row 77" in files matching "**/huge-data.txt".\n' +
+      `[not searched: 1 file over 2.0 MB, which search_text skips — huge-data.txt (${(bytes / 1024 / 1024).toFixed(1)} MB). read_file with ` +
+      'startLine and endLine reads any part of it; to find the lines you need in it, use run_command (e.g. grep -nF \'row 77\' ' +
+      'huge-data.txt), which the user approves]');
   });
 
   it('read_file: a range of a huge file with unsaved changes in an editor comes from the editor', async () => {

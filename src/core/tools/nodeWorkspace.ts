@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Confinement, workspaceRoots } from './confinement';
 import { globToRegExp } from './glob';
-import { runRipgrep } from './ripgrep';
+import { forgetLargeFiles, runRipgrep, type RipgrepResult } from './ripgrep';
 import {
   notAvailable,
   ToolError,
@@ -26,7 +26,6 @@ import {
   type ReadFileResult,
   type SelectionInfo,
   type SymbolInfo,
-  type TextMatch,
   type WorkspacePort,
   type WorkspaceRoot,
 } from './types';
@@ -268,7 +267,7 @@ export class NodeWorkspace implements WorkspacePort {
     return { files, truncated };
   }
 
-  async searchText(q: { query: string; isRegex: boolean; include?: string; maxResults: number; signal: AbortSignal }): Promise<{ matches: TextMatch[]; truncated: boolean }> {
+  async searchText(q: { query: string; isRegex: boolean; include?: string; maxResults: number; signal: AbortSignal }): Promise<RipgrepResult> {
     return runRipgrep({
       ...(this.opts.rgPath ? { rgPath: this.opts.rgPath } : {}),
       roots: this.roots.map((r) => r.path),
@@ -334,6 +333,8 @@ export class NodeWorkspace implements WorkspacePort {
     } catch (err) {
       await fs.promises.rm(tmp, { force: true });
       throw new ToolError(`${p.display} could not be written (${errno(err) ?? String(err)})`);
+    } finally {
+      forgetLargeFiles();
     }
   }
 
@@ -403,6 +404,7 @@ export class NodeWorkspace implements WorkspacePort {
         clearTimeout(timer);
         clearTimeout(killTimer);
         c.signal.removeEventListener('abort', onAbort);
+        forgetLargeFiles(); // the command may have written files: search_text looks for large ones afresh
         if (aborted) {
           reject(abortError());
           return;

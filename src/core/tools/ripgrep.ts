@@ -1,12 +1,16 @@
 // search_text through ripgrep (`rg --json`): what the CLI's NodeWorkspace uses, and what a VS Code adapter can use
 // with the rg binary VS Code ships. ripgrep respects .gitignore (also outside a git repository here), skips binary
 // files, never follows symlinks, and is stopped as soon as maxResults + 1 matches have arrived (the + 1 tells
-// whether the result was capped). A missing rg is a clear error, never a silent fallback.
+// whether the result was capped). A missing rg is a clear error, never a silent fallback. Files over 2 MB are not
+// searched; a result that is not capped names the ones the search skipped (`tooLarge`): the files an include names,
+// listed and stat'ed afresh, or the root's large files, found by two `rg --files` listings (without and with the limit)
+// and reused for a few seconds.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { ToolError, type TextMatch } from './types';
+import { globToRegExp } from './glob';
+import { ToolError, type SkippedFile, type TextMatch } from './types';
 
 export interface RipgrepQuery {
   /** The rg executable. Default 'rg' (on PATH). */
@@ -44,30 +48,46 @@ export const SECRET_GLOBS: readonly string[] = [
 /** search_text leaves out files larger than this (rg --max-filesize) unless a query says otherwise. */
 export const SEARCH_MAX_FILE_BYTES = 2 * 1024 * 1024;
 
+/** The files a search looks at: the include, then the exclusions (later globs take precedence in rg). */
+function searchGlobArgs(q: Pick<RipgrepQuery, 'include' | 'excludeGlobs'>): string[] {
+  const args: string[] = [];
+  if (q.include) args.push('--glob', q.include);
+  for (const g of [...(q.excludeGlobs ?? []), ...SECRET_GLOBS]) args.push('--glob', `!${g}`);
+  return args;
+}
+
 export function ripgrepArgs(q: Omit<RipgrepQuery, 'signal' | 'rgPath'>): string[] {
   const args = [
     '--json', '--no-config', '--hidden', '--no-require-git', '--no-messages', '--smart-case', '--max-filesize', q.maxFileSize ?? String(SEARCH_MAX_FILE_BYTES),
   ];
   if (q.sorted ?? true) args.push('--sort', 'path');
   if (!q.isRegex) args.push('--fixed-strings');
-  // Later globs take precedence in rg: the include first, the exclusions after it.
-  if (q.include) args.push('--glob', q.include);
-  for (const g of [...(q.excludeGlobs ?? []), ...SECRET_GLOBS]) args.push('--glob', `!${g}`);
+  args.push(...searchGlobArgs(q));
   args.push('--regexp', q.query, '--', ...q.roots);
   return args;
 }
 
+export interface RipgrepResult {
+  matches: TextMatch[];
+  truncated: boolean;
+  /** Files the search would have looked at but skipped for their size (over maxFileSize), in path order. Looked for
+   *  only when the result is not truncated (a capped result has matches enough); absent when there are none. */
+  tooLarge?: SkippedFile[];
+}
+
 /** rg matches `--glob` patterns against the paths it prints, so a glob with a folder in it ("src/**") only works when
  *  rg runs inside the root and searches "." — one rg per root, in order, sharing the result budget. */
-export async function runRipgrep(q: RipgrepQuery): Promise<{ matches: TextMatch[]; truncated: boolean }> {
+export async function runRipgrep(q: RipgrepQuery): Promise<RipgrepResult> {
   const matches: TextMatch[] = [];
+  const tooLarge: SkippedFile[] = [];
   for (const root of q.roots) {
     const left = q.maxResults - matches.length;
     const r = await runRipgrepIn(root, { ...q, maxResults: left });
     matches.push(...r.matches);
     if (r.truncated) return { matches, truncated: true };
+    tooLarge.push(...(r.tooLarge ?? []));
   }
-  return { matches, truncated: false };
+  return { matches, truncated: false, ...(tooLarge.length ? { tooLarge } : {}) };
 }
 
 interface RgRun {
@@ -122,7 +142,110 @@ function absoluteIn(root: string, printed: string): string {
   return path.isAbsolute(printed) ? printed : path.join(root, printed.replace(/^\.[\\/]/, ''));
 }
 
-async function runRipgrepIn(root: string, q: RipgrepQuery): Promise<{ matches: TextMatch[]; truncated: boolean }> {
+/** rg's size syntax (`2M`, `512K`, `2097152`) in bytes. */
+function sizeInBytes(size: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(size.trim());
+  if (!m) return SEARCH_MAX_FILE_BYTES;
+  return Number(m[1]) * ({ '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]!.toUpperCase()]!;
+}
+
+/** `rg --files` of a root with the search's ignore rules and exclusions — with its include or without (the whole
+ *  root), with or without the size limit — as the paths it prints; undefined when it does not finish. */
+function listForSizes(rg: string, root: string, q: RipgrepQuery, opts: { include: boolean; withLimit: boolean }): Promise<string[] | undefined> {
+  const args = ['--files', '--no-config', '--hidden', '--no-require-git', '--no-messages'];
+  if (opts.withLimit) args.push('--max-filesize', q.maxFileSize ?? String(SEARCH_MAX_FILE_BYTES));
+  args.push(...searchGlobArgs({ ...(opts.include && q.include ? { include: q.include } : {}), ...(q.excludeGlobs ? { excludeGlobs: q.excludeGlobs } : {}) }), '--', '.');
+  return new Promise((resolve) => {
+    // Not stopped with the search that asked: other searches of the root share the result.
+    const child = spawn(rg, args, { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], windowsHide: true });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.on('error', () => resolve(undefined));
+    // 0: files listed, 1: none.
+    child.on('close', (code) => resolve(code === 0 || code === 1 ? Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '') : undefined));
+  });
+}
+
+/** How long a root's list of files over the size limit is reused by searches without an include: a model searches
+ *  in bursts (several calls in a turn), and finding those files costs a walk of the whole root with a stat of every
+ *  file, up to half again the time of a search that reads every file. Every use re-checks the listed files' sizes; a
+ *  command or an edit of the model's forgets the list (forgetLargeFiles); a file that grew past the limit otherwise,
+ *  within this time, is missed. */
+export const SIZE_INDEX_TTL_MS = 10_000;
+const sizeIndexes = new Map<string, { at: number; files: Promise<string[] | undefined> }>();
+
+/** Forget every root's remembered large files (the workspace was changed: a command ran, an edit was applied). */
+export function forgetLargeFiles(): void {
+  sizeIndexes.clear();
+}
+
+/** The files of a root over the size limit (absolute paths): the difference between rg's listings without and with
+ *  the limit (run side by side), reused for SIZE_INDEX_TTL_MS. */
+function largeFilesOf(rg: string, root: string, q: RipgrepQuery): Promise<string[] | undefined> {
+  const key = JSON.stringify([rg, root, q.maxFileSize ?? '', q.excludeGlobs ?? []]);
+  const now = Date.now();
+  const hit = sizeIndexes.get(key);
+  if (hit && now - hit.at < SIZE_INDEX_TTL_MS) return hit.files;
+  const files = Promise.all([listForSizes(rg, root, q, { include: false, withLimit: false }), listForSizes(rg, root, q, { include: false, withLimit: true })])
+    .then(([all, small]) => {
+      if (!all || !small) return undefined;
+      if (all.length === small.length) return [];
+      const kept = new Set(small);
+      return all.filter((f) => !kept.has(f)).map((f) => absoluteIn(root, f)).sort();
+    });
+  sizeIndexes.set(key, { at: now, files });
+  void files.then((f) => {
+    if (!f && sizeIndexes.get(key)?.files === files) sizeIndexes.delete(key);
+  });
+  return files;
+}
+
+/** An include that matches at most this many files is checked afresh (each file stat'ed), not from the remembered list. */
+const FRESH_INCLUDE_FILES = 2_000;
+
+/** The candidates for "skipped for size" of one search (absolute paths, to be filtered and stat'ed): with an include
+ *  that names few files (the usual "search this file"), every file it names, listed now; otherwise the root's
+ *  remembered large files. */
+async function sizeCandidates(rg: string, root: string, q: RipgrepQuery): Promise<string[] | undefined> {
+  if (q.include) {
+    const named = await listForSizes(rg, root, q, { include: true, withLimit: false });
+    if (named && named.length <= FRESH_INCLUDE_FILES) return named.map((f) => absoluteIn(root, f));
+  }
+  return largeFilesOf(rg, root, q);
+}
+
+/** The files the search skipped for their size: the candidates that the include matches and `keep` keeps, over the
+ *  limit now. */
+async function skippedForSize(root: string, q: RipgrepQuery, candidates: Promise<string[] | undefined>): Promise<SkippedFile[]> {
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(Object.assign(new Error('search stopped'), { name: 'AbortError' }));
+    if (q.signal.aborted) onAbort();
+    else q.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  stopped.catch(() => undefined);
+  const files = await Promise.race([candidates, stopped]).finally(() => q.signal.removeEventListener('abort', onAbort!));
+  if (!files?.length) return [];
+  const include = q.include ? globToRegExp(q.include) : undefined;
+  const limit = sizeInBytes(q.maxFileSize ?? String(SEARCH_MAX_FILE_BYTES));
+  const out: SkippedFile[] = [];
+  for (const abs of files) {
+    if (include && !include.test(path.relative(root, abs).split(path.sep).join('/'))) continue;
+    // Synchronous: up to FRESH_INCLUDE_FILES stats of a few microseconds each, not a thread-pool round trip each.
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(abs, { throwIfNoEntry: false });
+    } catch {
+      continue;
+    }
+    if (!st?.isFile() || st.size <= limit) continue;
+    if (q.keep && !q.keep(abs)) continue;
+    out.push({ path: abs, bytes: st.size });
+  }
+  return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+}
+
+async function runRipgrepIn(root: string, q: RipgrepQuery): Promise<RipgrepResult> {
   const rg = q.rgPath ?? 'rg';
   const run = startRg(rg, ripgrepArgs({ ...q, roots: ['.'] }), root, q.signal);
   const matches: TextMatch[] = [];
@@ -149,7 +272,10 @@ async function runRipgrepIn(root: string, q: RipgrepQuery): Promise<{ matches: T
     matches.push({ path: abs, line: lineNo, text: (m.data?.lines?.text ?? '').replace(/\r?\n$/, '') });
   }
   await run.finish(matches.length, truncated, 'search_text');
-  return { matches, truncated };
+  if (truncated) return { matches, truncated };
+  // Only now: a capped search does no more work, and a search that reads every file does not share the cores.
+  const tooLarge = await skippedForSize(root, q, sizeCandidates(rg, root, q));
+  return { matches, truncated, ...(tooLarge.length ? { tooLarge } : {}) };
 }
 
 export interface RipgrepFilesQuery {

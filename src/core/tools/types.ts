@@ -45,6 +45,13 @@ export interface TextMatch {
   text: string;
 }
 
+/** A file search_text did not search because of its size (over SEARCH_MAX_FILE_BYTES). */
+export interface SkippedFile {
+  /** Absolute path. */
+  path: string;
+  bytes: number;
+}
+
 export interface DiagnosticInfo {
   /** Absolute path. */
   path: string;
@@ -157,7 +164,9 @@ export interface WorkspacePort {
   /** `glob` is normalised (relative, `/`-separated, checked). Respects ignore files and excludes; does not follow
    *  symlinked directories. `truncated`: more than maxResults matched. */
   findFiles(q: { glob: string; maxResults: number; signal: AbortSignal }): Promise<{ files: string[]; truncated: boolean }>;
-  searchText(q: { query: string; isRegex: boolean; include?: string; maxResults: number; signal: AbortSignal }): Promise<{ matches: TextMatch[]; truncated: boolean }>;
+  /** `tooLarge`: files the search would have looked at but skipped for their size (optional; looked for when the
+   *  result is not truncated), so that the result can say so instead of a bare "No matches". */
+  searchText(q: { query: string; isRegex: boolean; include?: string; maxResults: number; signal: AbortSignal }): Promise<{ matches: TextMatch[]; truncated: boolean; tooLarge?: SkippedFile[] }>;
   diagnostics(p: ConfinedPath | undefined): Promise<DiagnosticInfo[]>;
   selection(): Promise<SelectionInfo | undefined>;
   openEditors(): Promise<OpenEditorInfo[]>;

@@ -43,6 +43,27 @@ function tooLargeHint(ctx: ToolContext, port: WorkspacePort, p: ConfinedPath, si
     `${port.howToAllowCommands ? `; ${port.howToAllowCommands}` : ''}`;
 }
 
+/** A word for the shell, in single quotes when it needs them. */
+function shellWord(s: string): string {
+  return /^[\w./@%+=:,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const SKIPPED_NAMES = 5;
+
+/** search_text's note on the files it skipped for their size: how many, the first few with their sizes, and how to look
+ *  into them with the tools the model has (a line range of read_file; grep through run_command, or the user). */
+function notSearchedNote(ctx: ToolContext, port: WorkspacePort, files: readonly { shown: string; bytes: number }[], query: string, isRegex: boolean): string {
+  const n = files.length;
+  const names = files.slice(0, SKIPPED_NAMES).map((f) => `${f.shown} (${formatBytes(f.bytes)})`).join(', ');
+  const rest = n > SKIPPED_NAMES ? ` and ${n - SKIPPED_NAMES} more` : '';
+  const them = n === 1 ? 'it' : 'them';
+  const read = rangesOfLargeFiles(ctx, port) ? `read_file with startLine and endLine reads any part of ${them}`
+    : files.every((f) => f.bytes <= ctx.limits.maxReadBytes) && ctx.offers('read_file') ? `read_file reads ${them}` : '';
+  const grep = `grep -n${isRegex ? 'E' : 'F'} ${shellWord(query)} ${shellWord(files[0]!.shown)}`;
+  return `[not searched: ${n} file${n === 1 ? '' : 's'} over ${formatBytes(SEARCH_MAX_FILE_BYTES)}, which search_text skips — ${names}${rest}. ` +
+    `${read ? `${read}; ` : ''}to find the lines you need in ${them}, ${findInLargeFile(ctx, port, grep)}]`;
+}
+
 /** The checks before a read: the file exists and is a regular file, not over the read limit unless `largeOk` (a line
  *  range, streamed), and the user allows reading it when it looks like a secret or is ignored/excluded. */
 async function checkReadable(ctx: ToolContext, tool: string, p: ConfinedPath, largeOk = false): Promise<FileStat> {
@@ -276,9 +297,16 @@ function searchTextTool() {
       }
       const where = inc ? ` in files matching ${JSON.stringify(inc)}` : '';
       const hiddenNote = hidden ? `\n[${hidden} match${hidden === 1 ? '' : 'es'} in files outside the workspace or that look like secrets left out]` : '';
-      if (!lines.length) return `No matches for ${JSON.stringify(query)}${where}.${hiddenNote}`;
+      const skipped: { shown: string; bytes: number }[] = [];
+      for (const f of res.tooLarge ?? []) {
+        const c = await confinement.contain(f.path);
+        const shown = c && confinement.sensitivity(c)?.kind !== 'secret' ? confinement.displayOf(f.path) ?? c.display : undefined;
+        if (shown) skipped.push({ shown, bytes: f.bytes });
+      }
+      const skippedNote = skipped.length ? `\n${notSearchedNote(ctx, port, skipped, query, isRegex ?? false)}` : '';
+      if (!lines.length) return `No matches for ${JSON.stringify(query)}${where}.${skippedNote}${hiddenNote}`;
       const more = res.truncated ? `\n[truncated: showing the first ${res.matches.length} matches; narrow the query or the include glob${max < ctx.limits.maxMaxResults ? `, or raise maxResults (up to ${ctx.limits.maxMaxResults})` : ''}]` : '';
-      return `${lines.length}${res.truncated ? '+' : ''} match${lines.length === 1 ? '' : 'es'} for ${JSON.stringify(query)}${where}:\n${lines.join('\n')}${more}${hiddenNote}`;
+      return `${lines.length}${res.truncated ? '+' : ''} match${lines.length === 1 ? '' : 'es'} for ${JSON.stringify(query)}${where}:\n${lines.join('\n')}${more}${skippedNote}${hiddenNote}`;
     },
   });
 }

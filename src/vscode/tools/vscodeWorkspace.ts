@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Confinement } from '../../core/tools/confinement';
 import { NodeWorkspace } from '../../core/tools/nodeWorkspace';
-import { findBundledRipgrep, listFilesWithRipgrep, runRipgrep } from '../../core/tools/ripgrep';
+import { findBundledRipgrep, forgetLargeFiles, listFilesWithRipgrep, runRipgrep, type RipgrepResult } from '../../core/tools/ripgrep';
 import {
   ToolError,
   type ApprovalCall,
@@ -25,7 +25,6 @@ import {
   type ReadFileResult,
   type SelectionInfo,
   type SymbolInfo,
-  type TextMatch,
   type WorkspacePort,
   type WorkspaceRoot,
 } from '../../core/tools/types';
@@ -212,7 +211,7 @@ export class VscodeWorkspace implements WorkspacePort {
     }
   }
 
-  searchText(q: { query: string; isRegex: boolean; include?: string; maxResults: number; signal: AbortSignal }): Promise<{ matches: TextMatch[]; truncated: boolean }> {
+  searchText(q: { query: string; isRegex: boolean; include?: string; maxResults: number; signal: AbortSignal }): Promise<RipgrepResult> {
     return runRipgrep({
       ...(this.rgPath ? { rgPath: this.rgPath } : {}),
       roots: this.roots.map((r) => r.path),
@@ -366,6 +365,7 @@ export class VscodeWorkspace implements WorkspacePort {
     // The document's own state right before the edit (not a lookup made earlier: the editor may have saved it since,
     // e.g. with files.autoSave, and openTextDocument may hand back a dirty document the lookup did not match).
     const wasDirty = doc?.isDirty ?? false;
+    forgetLargeFiles(); // search_text looks for large files afresh
     if (!(await vscode.workspace.applyEdit(edit))) {
       throw new ToolError(`VS Code did not apply the edit to ${p.display} (is the file read-only?); it is unchanged`);
     }

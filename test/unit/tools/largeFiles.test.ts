@@ -140,3 +140,90 @@ describe('read_file of a file over the 8 MiB read limit: line ranges streamed', 
       'error: disk.img looks like a binary file (it contains NUL bytes); read_file works on text files only');
   });
 });
+
+describe('search_text and files over its 2 MB limit: skipped, and the result says so', function () {
+  this.timeout(30_000);
+  let sb: Sandbox;
+  let ws: NodeWorkspace;
+  const big = (rel: string, mb: number, text = 'needle in a big file\n') => {
+    fs.mkdirSync(path.dirname(path.join(sb.ws, rel)), { recursive: true });
+    fs.writeFileSync(path.join(sb.ws, rel), Buffer.concat([Buffer.from(text), Buffer.alloc(mb * 1024 * 1024, 'filler line\n')]));
+  };
+
+  beforeEach(() => {
+    sb = makeSandbox();
+    ws = new NodeWorkspace({ roots: [sb.ws] });
+  });
+  afterEach(() => sb.cleanup());
+
+  it('an include naming a big file: not a bare "No matches" but which file was skipped, its size, and how to look inside', async () => {
+    big('data/dump.sql', 3);
+    assert.equal(await call(ws, 'search_text', { query: 'needle', include: 'data/dump.sql' }),
+      'No matches for "needle" in files matching "data/dump.sql".\n' +
+      '[not searched: 1 file over 2.0 MB, which search_text skips — data/dump.sql (3.0 MB). read_file with startLine and endLine ' +
+      'reads any part of it; to find the lines you need in it, use run_command (e.g. grep -nF needle data/dump.sql), which the user approves]');
+  });
+
+  it('matches in the small files and a note on the big ones: a few names, then how many more; a regex gets grep -E, quoted', async () => {
+    for (let i = 1; i <= 7; i++) big(`logs/part${i}.txt`, 2 + (i % 2));
+    fs.writeFileSync(path.join(sb.ws, 'notes.md'), "the needle's eye\n");
+    assert.equal(await call(ws, 'search_text', { query: "needle's", isRegex: true }),
+      '1 match for "needle\'s":\nnotes.md:1: the needle\'s eye\n' +
+      '[not searched: 7 files over 2.0 MB, which search_text skips — logs/part1.txt (3.0 MB), logs/part2.txt (2.0 MB), ' +
+      'logs/part3.txt (3.0 MB), logs/part4.txt (2.0 MB), logs/part5.txt (3.0 MB) and 2 more. read_file with startLine and endLine ' +
+      'reads any part of them; to find the lines you need in them, use run_command (e.g. grep -nE \'needle\'\\\'\'s\' logs/part1.txt), ' +
+      'which the user approves]');
+  });
+
+  it('without run_command (the CLI without --yes) the note sends the model to the user, naming --yes', async () => {
+    big('data/dump.sql', 3);
+    assert.equal(await call(ws, 'search_text', { query: 'needle', include: '*.sql' }, createToolRegistry({ writeTools: false })),
+      'No matches for "needle" in files matching "**/*.sql".\n' +
+      '[not searched: 1 file over 2.0 MB, which search_text skips — data/dump.sql (3.0 MB). read_file with startLine and endLine ' +
+      'reads any part of it; to find the lines you need in it, ask the user to run a command (e.g. grep -nF needle data/dump.sql) ' +
+      'and tell you its output (run_command is not available here); the user can start kimi-vllm chat again with --yes, which ' +
+      'lets you run commands (and write edits) without asking them]');
+  });
+
+  it('big files the search would not look at anyway are not named: ignored, secret-looking, outside the include', async () => {
+    big('build/bundle.js', 3); // build/ is .gitignore'd
+    big('debug.big.log', 3); // *.log too
+    big('.env.production', 3);
+    big('data/dump.sql', 3);
+    assert.equal(await call(ws, 'search_text', { query: 'needle', include: '*.js' }), 'No matches for "needle" in files matching "**/*.js".');
+    assert.equal(await call(ws, 'search_text', { query: 'no such text' }), 'No matches for "no such text".\n' +
+      '[not searched: 1 file over 2.0 MB, which search_text skips — data/dump.sql (3.0 MB). read_file with startLine and endLine ' +
+      'reads any part of it; to find the lines you need in it, use run_command (e.g. grep -nF \'no such text\' data/dump.sql), which the user approves]');
+  });
+
+  it('the next search soon after re-checks the large files it remembers: one deleted and one cut down are no longer named', async () => {
+    big('data/a.sql', 3);
+    big('data/b.sql', 3);
+    big('data/c.sql', 3);
+    assert.match(await call(ws, 'search_text', { query: 'nowhere' }), /\[not searched: 3 files over 2\.0 MB, which search_text skips — data\/a\.sql \(3\.0 MB\), data\/b\.sql \(3\.0 MB\), data\/c\.sql \(3\.0 MB\)\. /);
+    fs.rmSync(path.join(sb.ws, 'data/a.sql'));
+    fs.writeFileSync(path.join(sb.ws, 'data/b.sql'), 'needle, now small\n');
+    fs.appendFileSync(path.join(sb.ws, 'data/c.sql'), Buffer.alloc(1024 * 1024, 'more\n'));
+    assert.equal(await call(ws, 'search_text', { query: 'needle' }), '1 match for "needle":\ndata/b.sql:1: needle, now small\n' +
+      '[not searched: 1 file over 2.0 MB, which search_text skips — data/c.sql (4.0 MB). read_file with startLine and endLine ' +
+      'reads any part of it; to find the lines you need in it, use run_command (e.g. grep -nF needle data/c.sql), which the user approves]');
+  });
+
+  it('a big file made just after a search: named at once when the include names it, and after a command of the model\'s', async () => {
+    assert.equal(await call(ws, 'search_text', { query: 'needle' }), 'No matches for "needle".');
+    big('data/new.sql', 3);
+    // Named by the include: listed afresh.
+    assert.match(await call(ws, 'search_text', { query: 'needle', include: 'data/*.sql' }), /\n\[not searched: 1 file over 2\.0 MB, which search_text skips — data\/new\.sql \(3\.0 MB\)\. /);
+    // A command the model ran (here, one that writes another big file) makes a search without include look again.
+    const yes = new NodeWorkspace({ roots: [sb.ws], yes: true });
+    assert.match(await call(yes, 'run_command', { command: 'head -c 3000000 /dev/zero | tr "\\0" x > made.txt' }), /exit code 0/);
+    assert.match(await call(yes, 'search_text', { query: 'needle' }), /\n\[not searched: 2 files over 2\.0 MB, which search_text skips — data\/new\.sql \(3\.0 MB\), made\.txt \(2\.9 MB\)\. /);
+  });
+
+  it('a capped result does not look for skipped files (it has matches enough; the search stays as fast)', async () => {
+    big('data/dump.sql', 3);
+    const out = await call(ws, 'search_text', { query: 'a', maxResults: 2 });
+    assert.match(out, /^2\+ matches for "a":\n/);
+    assert.ok(!out.includes('not searched'), out);
+  });
+});
