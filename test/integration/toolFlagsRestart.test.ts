@@ -2,7 +2,10 @@
 // calling (enableAutoToolChoice off, no tool-call parser) through the real ServerService — the fake `vllm`
 // (test/emulator/bin) as a real process tree — answers the chat's tools with vLLM's 400; the error offers the fix; the
 // user's answer to the modal decides. Accepted: the kimi.servers entry gets the flags, a new server process runs with
-// them (its real argv and its log say so) and Retry gets a tool call answered. Declined: nothing changes.
+// them (its real argv and its log say so), the chat says so (restarting, then ready: press Retry) and Retry gets a tool
+// call answered. Declined: nothing changes. The button's answer in the other states: Kimi's server stopped by the user
+// or failed (Start with the flags, asked first), starting for another reason (wait for it), and a server Kimi does not
+// run (what to run instead, offering Kimi's profile only when it has the flags).
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -15,6 +18,7 @@ import { stateDirFor } from '../../src/core/server/remoteScripts';
 import type { KimiApi } from '../../src/extension';
 import type { WebviewToHost } from '../../src/shared/protocol';
 import type { ServerService } from '../../src/vscode/server/serverService';
+import { startEmulator } from '../emulator/server';
 import { ChatInbox } from '../support/chatInbox';
 import { repoRoot } from '../support/paths';
 
@@ -156,13 +160,14 @@ describe('Restart with Flags after the tools 400 (a managed server: real ServerS
     if (a.server.state.kind !== 'stopped') await a.server.stop().catch(() => undefined);
     await cfg().update('servers', undefined, vscode.ConfigurationTarget.Global);
     await cfg().update('activeServer', undefined, vscode.ConfigurationTarget.Global);
+    await cfg().update('endpoint.baseUrl', undefined, vscode.ConfigurationTarget.Global);
     await waitFor(() => a.server.runningProfile.name === 'This machine', 'the default profile again');
     fs.rmSync(tmp, { recursive: true, force: true });
     for (const n of used.splice(0)) for (const dir of [stateDirFor(n), `${stateDirFor(n)}-download`]) fs.rmSync(dir.replace(/^~/, os.homedir()), { recursive: true, force: true });
   });
 
-  /** A profile of this repo's fake vllm with tool calling off, started with Kimi: Start Server; the chat sees it. */
-  async function startWithoutToolCalling(): Promise<Extract<LifecycleState, { kind: 'ready' }>> {
+  /** Makes a profile of this repo's fake vllm the active one (tool calling off unless `toolCalling`); not started. */
+  async function useProfile(opts: { toolCalling?: boolean; env?: Record<string, string> } = {}): Promise<void> {
     name = `int-toolflags-${process.pid}-${++seq}`;
     used.push(name);
     const profile = {
@@ -170,8 +175,8 @@ describe('Restart with Flags after the tools 400 (a managed server: real ServerS
       port: await freePort(),
       modelDir: path.join(tmp, 'model'),
       servedModelName: 'Kimi-K2.5',
-      enableAutoToolChoice: false,
-      toolCallParser: '',
+      enableAutoToolChoice: opts.toolCalling ?? false,
+      toolCallParser: opts.toolCalling ? 'kimi_k2' : '',
       environment: { commandPrefix: `env PATH=${fakeBin}:$PATH` },
       env: {
         KIMI_FAKE_GPUS: '8',
@@ -179,11 +184,34 @@ describe('Restart with Flags after the tools 400 (a managed server: real ServerS
         KIMI_FAKE_VLLM_SHARD_MS: '2',
         KIMI_FAKE_VLLM_PHASE_MS: '5',
         KIMI_FAKE_VLLM_SCRIPT: path.join(tmp, 'script.json'),
+        ...opts.env,
       },
     };
     await cfg().update('servers', [profile], vscode.ConfigurationTarget.Global);
     await cfg().update('activeServer', name, vscode.ConfigurationTarget.Global);
     await waitFor(() => a.server.runningProfile.name === name, `the service to follow profile ${name}`);
+  }
+
+  /** Nothing answers at kimi.endpoint.baseUrl (what the chat talks to while Kimi's server does not run). */
+  async function nothingAtTheEndpoint(): Promise<void> {
+    await cfg().update('endpoint.baseUrl', `http://127.0.0.1:${await freePort()}/v1`, vscode.ConfigurationTarget.Global);
+  }
+
+  /** Presses the error's Restart with Flags (the card's turn, or any: the state decides); the notice it gets, if any. */
+  async function pressRestart(turnId = 'any-turn'): Promise<string | undefined> {
+    const mark = inbox.mark();
+    await send({ type: 'errorAction', turnId, action: 'restartServerWithFlags' });
+    return inbox.ofType('notice', mark).map((n) => n.text).join('\n') || undefined;
+  }
+
+  /** Waits for the chat's note that the server is ready with tool calling (posted once the start has settled). */
+  function readyNotice(from: number): Promise<unknown> {
+    return inbox.waitType('notice', { from, where: (n) => n.text === `"${name}" is ready with tool calling turned on. Press Retry to send the message again.`, timeoutMs: 60_000 });
+  }
+
+  /** A profile of this repo's fake vllm with tool calling off, started with Kimi: Start Server; the chat sees it. */
+  async function startWithoutToolCalling(): Promise<Extract<LifecycleState, { kind: 'ready' }>> {
+    await useProfile();
     const ready = (await vscode.commands.executeCommand('kimi.startServer')) as LifecycleState;
     assert.ok(ready.kind === 'ready', JSON.stringify(ready).slice(0, 600));
     const argv = vllmArgv(ready.pid);
@@ -222,12 +250,17 @@ describe('Restart with Flags after the tools 400 (a managed server: real ServerS
     answer = 'Restart Server';
     restartingFrom = first.pid;
     const restarted = waitForState(a.server, (s) => s.kind === 'ready' && s.pid !== first.pid, 'the restarted server');
-    await send({ type: 'errorAction', turnId: failedId, action: 'restartServerWithFlags' });
+    const mark = inbox.mark();
+    // The chat says at once what is happening.
+    assert.equal(await pressRestart(failedId), `Restarting "${name}" with tool calling turned on (--enable-auto-tool-choice --tool-call-parser ` +
+      'kimi_k2). The chat is unavailable while the model loads; press Retry once it is ready.');
     assert.deepEqual(asked, [{
       message: `Restart "${name}" with tool calling turned on?`,
       detail: `Kimi adds --enable-auto-tool-choice --tool-call-parser kimi_k2 to the profile "${name}" (kimi.servers) and restarts the server on this machine. The chat is unavailable while the model loads again.`,
     }]);
     const again = (await restarted) as Extract<LifecycleState, { kind: 'ready' }>;
+    // And once the server is up: Retry will work.
+    await readyNotice(mark);
 
     // The settings entry now turns tool calling on; everything else in it is as the user wrote it.
     assert.deepEqual(savedProfile(), { ...before, enableAutoToolChoice: true, toolCallParser: 'kimi_k2' });
@@ -272,6 +305,7 @@ describe('Restart with Flags after the tools 400 (a managed server: real ServerS
       const during = await inbox.waitType('notice', { from: mark });
       assert.equal(during.text, `Kimi is restarting "${name}" with tool calling turned on. Press Retry once the server is ready.`);
       const again = (await restarted) as Extract<LifecycleState, { kind: 'ready' }>;
+      await readyNotice(mark);
 
       // And once more after it is up: the flags are on, nothing to restart.
       mark = inbox.mark();
@@ -316,5 +350,115 @@ describe('Restart with Flags after the tools 400 (a managed server: real ServerS
     const argv = vllmArgv(first.pid);
     assert.ok(!argv.includes('--enable-auto-tool-choice') && !argv.includes('--tool-call-parser'), argv.join(' '));
     assert.deepEqual(inbox.ofType('notice', mark), [], 'no notice: declining is its own answer');
+  });
+  it('Kimi\'s server stopped by the user: Start with the flags (asked first); the chat says it starts, then that Retry works', async () => {
+    const first = await startWithoutToolCalling();
+    const failedId = await toolsRefused();
+    await a.server.stop();
+    assert.equal(alive(first.pid), false);
+    await nothingAtTheEndpoint();
+
+    // Declined: nothing starts, nothing is written.
+    const before = structuredClone(cfg().get('servers'));
+    assert.equal(await pressRestart(failedId), undefined);
+    assert.deepEqual(asked, [{
+      message: `Start "${name}" with tool calling turned on?`,
+      detail: `"${name}" is stopped. Kimi adds --enable-auto-tool-choice --tool-call-parser kimi_k2 to the profile "${name}" (kimi.servers) ` +
+        'and starts the server on this machine. The chat is unavailable until the model has loaded.',
+    }]);
+    assert.deepEqual(cfg().get('servers'), before);
+    assert.equal(a.server.state.kind, 'stopped');
+
+    answer = 'Start Server';
+    const started = waitForState(a.server, (s) => s.kind === 'ready', 'the server started with the flags');
+    const mark = inbox.mark();
+    assert.equal(await pressRestart(failedId), `Starting "${name}" with tool calling turned on (--enable-auto-tool-choice --tool-call-parser ` +
+      'kimi_k2). The chat is unavailable while the model loads; press Retry once it is ready.');
+    const ready = (await started) as Extract<LifecycleState, { kind: 'ready' }>;
+    restartingFrom = first.pid;
+    const argv = vllmArgv(ready.pid);
+    assert.ok(argv.includes('--enable-auto-tool-choice') && flagValue(argv, '--tool-call-parser') === 'kimi_k2', argv.join(' '));
+    assert.equal(savedProfile()?.enableAutoToolChoice, true);
+    await readyNotice(mark);
+    const from = inbox.mark();
+    await send({ type: 'regenerate', turnId: failedId });
+    const final = await inbox.waitType('turnFinished', { from, where: (m) => !m.meta.continued, timeoutMs: 20_000 });
+    assert.equal(final.meta.error, undefined, JSON.stringify(final.meta.error));
+
+    // Stopped again, now with the flags in its profile: nothing to add, just start it.
+    await send({ type: 'stop' });
+    await a.chat.session.idle();
+    await a.server.stop();
+    assert.equal(await pressRestart(failedId), `"${name}" is stopped. Its profile already turns tool calling on (--enable-auto-tool-choice ` +
+      '--tool-call-parser kimi_k2): start it with Start Server, then press Retry.');
+    assert.equal(asked.length, 2, 'no second question');
+    assert.equal(a.server.state.kind, 'stopped');
+  });
+
+  it('Kimi\'s server failed to start: Start with the flags (asked first, naming the failure); failing again says so', async () => {
+    // The fake vllm fails while it loads (engine core initialisation), every time.
+    await useProfile({ env: { KIMI_FAKE_VLLM_FAIL: 'engine-init' } });
+    await nothingAtTheEndpoint();
+    const failed = (await vscode.commands.executeCommand('kimi.startServer')) as LifecycleState;
+    assert.equal(failed.kind, 'failed', JSON.stringify(failed).slice(0, 400));
+    const title = (failed as Extract<LifecycleState, { kind: 'failed' }>).diagnosis.title.replace(/\.$/, '');
+
+    answer = 'Start Server';
+    const mark = inbox.mark();
+    const settled = waitForState(a.server, (s) => s.kind === 'failed' && s !== failed, 'the second failed start');
+    assert.equal(await pressRestart(), `Starting "${name}" with tool calling turned on (--enable-auto-tool-choice --tool-call-parser ` +
+      'kimi_k2). The chat is unavailable while the model loads; press Retry once it is ready.');
+    assert.deepEqual(asked, [{
+      message: `Start "${name}" with tool calling turned on?`,
+      detail: `"${name}" failed to start: ${title}. Kimi adds --enable-auto-tool-choice --tool-call-parser kimi_k2 to the profile "${name}" ` +
+        '(kimi.servers) and starts the server on this machine. The chat is unavailable until the model has loaded.',
+    }]);
+    await settled;
+    const after = await inbox.waitType('notice', { from: mark, where: (n) => n.level === 'warning', timeoutMs: 30_000 });
+    assert.equal(after.text, `"${name}" did not start: ${title}. Its profile keeps tool calling turned on; once the server runs, press Retry.`);
+    assert.equal(savedProfile()?.enableAutoToolChoice, true);
+    assert.equal(savedProfile()?.toolCallParser, 'kimi_k2');
+    // Pressed again: the flags are in the profile already; the failure is what stands in the way.
+    assert.equal(await pressRestart(), `"${name}" failed to start: ${title}. Its profile already turns tool calling on ` +
+      '(--enable-auto-tool-choice --tool-call-parser kimi_k2): start it with Start Server, then press Retry.');
+    assert.equal(asked.length, 1);
+  });
+
+  it('Kimi\'s server starting for another reason: wait for it — it comes up with the flags only if its profile has them', async () => {
+    for (const toolCalling of [false, true]) {
+      // Slow enough to be pressed while it loads (64 shards of 60 ms).
+      await useProfile({ toolCalling, env: { KIMI_FAKE_VLLM_SHARD_MS: '60' } });
+      const starting = waitForState(a.server, (s) => s.kind === 'starting', 'the server starting');
+      const started = Promise.resolve(vscode.commands.executeCommand('kimi.startServer'));
+      await starting;
+      assert.equal(await pressRestart(), toolCalling
+        ? `"${name}" is starting, with tool calling turned on (--enable-auto-tool-choice --tool-call-parser kimi_k2). Press Retry once it is ready.`
+        : `"${name}" is starting without tool calling. Once it is ready, press Restart with Flags again to restart it with ` +
+          '--enable-auto-tool-choice --tool-call-parser kimi_k2.');
+      assert.deepEqual(asked, [], 'nothing asked, nothing restarted');
+      const ready = (await started) as LifecycleState;
+      assert.equal(ready.kind, 'ready', JSON.stringify(ready).slice(0, 400));
+      assert.equal(vllmArgv((ready as Extract<LifecycleState, { kind: 'ready' }>).pid).includes('--enable-auto-tool-choice'), toolCalling);
+      await a.server.stop();
+    }
+  });
+
+  it('a server Kimi does not run: what to run instead; Kimi\'s profile is offered only when it turns tool calling on', async () => {
+    const emulator = await startEmulator({});
+    try {
+      const baseUrl = `${emulator.url}/v1`;
+      await cfg().update('endpoint.baseUrl', baseUrl, vscode.ConfigurationTarget.Global);
+      await waitFor(async () => (await a.services.status.check()).state === 'ready', 'the chat to see the emulator');
+      await useProfile({ toolCalling: false });
+      assert.equal(a.server.state.kind, 'stopped');
+      assert.equal(await pressRestart(), `The server at ${baseUrl} was not started by Kimi, so Kimi cannot restart it. Restart \`vllm serve\` ` +
+        `with --enable-auto-tool-choice --tool-call-parser kimi_k2. Kimi's own profile "${name}" has tool calling turned off too.`);
+      await useProfile({ toolCalling: true });
+      assert.equal(await pressRestart(), `The server at ${baseUrl} was not started by Kimi, so Kimi cannot restart it. Restart \`vllm serve\` ` +
+        'with --enable-auto-tool-choice --tool-call-parser kimi_k2 (or start one of your kimi.servers profiles, which include them).');
+      assert.deepEqual(asked, []);
+    } finally {
+      await emulator.close();
+    }
   });
 });

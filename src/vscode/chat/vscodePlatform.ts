@@ -7,6 +7,7 @@ import type { TextAttachment } from '../../core/chat/conversation';
 import { ChatError } from '../../core/chat/errors';
 import { HistoryStore } from '../../core/chat/historyStore';
 import type { ChatMode, ChatSampling } from '../../core/chat/types';
+import type { ServerProfile } from '../../core/config/serverProfile';
 import { SETTINGS_SECTION } from '../../core/config/settings';
 import { PROTOCOL_LIMITS, type HostToWebview, type ServerView } from '../../shared/protocol';
 import { chatServerView, hostLabel } from '../server/presentation';
@@ -137,41 +138,111 @@ export class VscodeChatPlatform implements ChatPlatform {
   }
 
   async restartServerWithFlags(flags: string[]): Promise<string | undefined> {
-    const { server, config } = this.s;
+    const { server } = this.s;
     const st = server.state;
+    const wanted = flags.join(' ');
     // The error card keeps its button: pressed again while the restart runs (stopping, the settings written, starting)
     // or once it is done, it must neither claim the server is not Kimi's nor load the model a second time.
-    const profile = server.runningProfile;
-    if (st.kind === 'ready' && !st.reattached && profile.enableAutoToolChoice && profile.toolCallParser !== '') {
-      return `"${profile.name}" already runs with tool calling turned on (--enable-auto-tool-choice --tool-call-parser ${profile.toolCallParser}). Press Retry to send the message again.`;
+    const running = server.runningProfile;
+    if (st.kind === 'ready' && !st.reattached && hasToolCalling(running)) {
+      return `"${running.name}" already runs with tool calling turned on (${toolFlags(running)}). Press Retry to send the message again.`;
     }
     const underWay = restarting.get(this.s);
     if (underWay) return `Kimi is restarting "${underWay}" with tool calling turned on. Press Retry once the server is ready.`;
-    if (st.kind !== 'ready') {
-      return `The server at ${this.server().baseUrl} was not started by Kimi, so Kimi cannot restart it. Restart \`vllm serve\` with ${flags.join(' ')} (or start one of your kimi.servers profiles, which include them).`;
+    switch (st.kind) {
+      case 'preflight':
+      case 'starting':
+        // Started some other way (Start Server, a profile switch): it comes up with whatever its profile says.
+        return hasToolCalling(running)
+          ? `"${running.name}" is starting, with tool calling turned on (${toolFlags(running)}). Press Retry once it is ready.`
+          : `"${running.name}" is starting without tool calling. Once it is ready, press Restart with Flags again to restart it with ${wanted}.`;
+      case 'stopping':
+        return `"${running.name}" is stopping. Once it has stopped, press Restart with Flags again to start it with tool calling turned on.`;
+      case 'failed':
+        return this.startWithToolCalling(wanted, `failed to start: ${st.diagnosis.title.replace(/\.$/, '')}`, st.pid !== undefined);
+      case 'stopped': {
+        // The chat now talks to kimi.endpoint.baseUrl: a server answering there is not Kimi's to restart.
+        const endpoint = await this.s.status.check();
+        if (endpoint.state !== 'unreachable' && endpoint.state !== 'checking') return this.notKimis(endpoint.baseUrl, wanted);
+        return this.startWithToolCalling(wanted, 'is stopped', false);
+      }
+      case 'ready':
+        break;
     }
     const ok = await this.confirm(
-      `Restart "${profile.name}" with tool calling turned on?`,
-      `Kimi adds ${flags.join(' ')} to the profile "${profile.name}" (kimi.servers) and restarts the server on ${hostLabel(profile.host)}. ` +
+      `Restart "${running.name}" with tool calling turned on?`,
+      `Kimi adds ${wanted} to the profile "${running.name}" (kimi.servers) and restarts the server on ${hostLabel(running.host)}. ` +
         'The chat is unavailable while the model loads again.',
       'Restart Server',
     );
     if (!ok) return undefined;
-    restarting.set(this.s, profile.name);
-    void (async () => {
-      // Stopped first, so that changing the profile of a running server does not also offer a restart.
-      await stopWithProgress(this.s, { quiet: true });
-      await writeToolCalling(profile.name, profile.toolCallParser || 'kimi_k2');
-      await settingsSettled(config, (x) => {
-        const p = activeOf(x);
-        return p.name !== profile.name || (p.enableAutoToolChoice && p.toolCallParser !== '');
-      });
-      await startWithProgress(this.s);
-    })().catch((e: unknown) => {
-      void vscode.window.showErrorMessage(`Kimi: restarting "${profile.name}" with tool calling failed: ${e instanceof Error ? e.message : String(e)}`);
-    }).finally(() => restarting.delete(this.s));
+    this.withToolCalling(running, 'Restarting', true);
     return undefined;
   }
+
+  /** A server Kimi does not run: what to run instead. Kimi's own profile is offered only when it has the flags. */
+  private notKimis(baseUrl: string, wanted: string): string {
+    const own = this.s.server.profile();
+    const instead = hasToolCalling(own) ? ' (or start one of your kimi.servers profiles, which include them)'
+      : `. Kimi's own profile "${own.name}" has tool calling turned off too`;
+    return `The server at ${baseUrl} was not started by Kimi, so Kimi cannot restart it. Restart \`vllm serve\` with ${wanted}${instead}.`;
+  }
+
+  /** Kimi's server is not running (stopped, or its start failed): Start Server with the flags turned on, asked first. */
+  private async startWithToolCalling(wanted: string, state: string, stopFirst: boolean): Promise<string | undefined> {
+    // What Start Server starts: the active profile as the settings define it now.
+    const profile = this.s.server.profile();
+    if (hasToolCalling(profile)) {
+      return `"${profile.name}" ${state}. Its profile already turns tool calling on (${toolFlags(profile)}): start it with Start Server, then press Retry.`;
+    }
+    const ok = await this.confirm(
+      `Start "${profile.name}" with tool calling turned on?`,
+      `"${profile.name}" ${state}. Kimi adds ${wanted} to the profile "${profile.name}" (kimi.servers) and starts the server on ` +
+        `${hostLabel(profile.host)}. The chat is unavailable until the model has loaded.`,
+      'Start Server',
+    );
+    if (!ok) return undefined;
+    this.withToolCalling(profile, 'Starting', stopFirst);
+    return undefined;
+  }
+
+  /** Writes the flags into `profile` and (re)starts its server in the background, saying in the chat what happens:
+   *  now, and once the server is ready (Retry will work) or did not come up. */
+  private withToolCalling(profile: ServerProfile, doing: 'Restarting' | 'Starting', stopFirst: boolean): void {
+    const { config } = this.s;
+    const parser = profile.toolCallParser || 'kimi_k2';
+    const notice = (level: 'info' | 'warning', text: string) => this.post({ type: 'notice', level, text });
+    restarting.set(this.s, profile.name);
+    notice('info', `${doing} "${profile.name}" with tool calling turned on (--enable-auto-tool-choice --tool-call-parser ${parser}). ` +
+      'The chat is unavailable while the model loads; press Retry once it is ready.');
+    void (async () => {
+      // Stopped first, so that changing the profile of a running server does not also offer a restart.
+      if (stopFirst) await stopWithProgress(this.s, { quiet: true });
+      await writeToolCalling(profile.name, parser);
+      await settingsSettled(config, (x) => {
+        const p = activeOf(x);
+        return p.name !== profile.name || hasToolCalling(p);
+      });
+      const end = await startWithProgress(this.s);
+      // Over before the chat says so: the button pressed after the note gets the answer of the state the note names.
+      restarting.delete(this.s);
+      if (end.kind === 'ready') notice('info', `"${end.profile}" is ready with tool calling turned on. Press Retry to send the message again.`);
+      else if (end.kind === 'failed') notice('warning', `"${end.profile}" did not start: ${end.diagnosis.title.replace(/\.$/, '')}. Its profile keeps tool calling turned on; once the server runs, press Retry.`);
+      else notice('info', `"${profile.name}" was not started. Its profile keeps tool calling turned on: start it with Start Server, then press Retry.`);
+    })().catch((e: unknown) => {
+      const why = e instanceof Error ? e.message : String(e);
+      notice('warning', `${doing} "${profile.name}" with tool calling failed: ${why}`);
+      void vscode.window.showErrorMessage(`Kimi: ${doing.toLowerCase()} "${profile.name}" with tool calling failed: ${why}`);
+    }).finally(() => restarting.delete(this.s));
+  }
+}
+
+function hasToolCalling(p: ServerProfile): boolean {
+  return p.enableAutoToolChoice && p.toolCallParser !== '';
+}
+
+function toolFlags(p: ServerProfile): string {
+  return `--enable-auto-tool-choice --tool-call-parser ${p.toolCallParser}`;
 }
 
 /** Turns on `--enable-auto-tool-choice --tool-call-parser P` in the profile's kimi.servers entry (user level; the
