@@ -5,6 +5,7 @@
 import type { Settings } from '../config/settings';
 import { ChatError, classifyConnectError, classifyHttpError, droppedError, streamError } from './errors';
 import { SseDecoder, SseLineTooLongError, StreamNormalizer, type ChatEvent, type CompletedToolCall, type StreamObservations } from './streamNormalizer';
+import { appendStreamed } from './streamText';
 import { RECOMMENDED_SAMPLING, type ChatMode, type ChatSampling, type RequestMessage, type ToolDefinition, type Usage } from './types';
 
 export interface ChatRequest {
@@ -49,6 +50,10 @@ export interface StreamChatOptions {
   idleTimeoutMs?: number;
   fetch?: FetchFn;
   now?: () => number;
+  /** Where the thinking and answer accumulate while they stream (streamChat sets both to '' first; the result carries
+   *  the same strings). A caller that keeps the text so far anyway (the chat's live turn, saved and re-sent while it
+   *  streams) passes its own object, so the text is held once instead of twice. Default: streamChat's own. */
+  text?: { thinking: string; answer: string };
 }
 
 export interface ChatTurnResult {
@@ -114,8 +119,9 @@ export async function streamChat(req: ChatRequest, opts: StreamChatOptions = {})
   const doFetch = opts.fetch ?? globalThis.fetch;
   const started = now();
   const normalizer = new StreamNormalizer({ instant: req.mode === 'instant', ...(opts.reasoningParser !== undefined ? { reasoningParser: opts.reasoningParser } : {}) });
-  let thinking = '';
-  let answer = '';
+  const acc = opts.text ?? { thinking: '', answer: '' };
+  acc.thinking = '';
+  acc.answer = '';
   const calls = new Map<number, CompletedToolCall>();
   let doneCalls: CompletedToolCall[] | undefined;
   let usage: Usage | null = null;
@@ -133,7 +139,7 @@ export async function streamChat(req: ChatRequest, opts: StreamChatOptions = {})
       case 'thinking':
         firstTokenAt ??= now();
         firstThinkingAt ??= firstTokenAt;
-        thinking += e.text;
+        acc.thinking = appendStreamed(acc.thinking, e.text);
         break;
       case 'answer':
       case 'toolCall': {
@@ -141,13 +147,13 @@ export async function streamChat(req: ChatRequest, opts: StreamChatOptions = {})
         firstTokenAt ??= t;
         if (firstThinkingAt !== undefined) thinkingEndAt ??= t;
         if (e.kind === 'answer') {
-          answer += e.text;
+          acc.answer = appendStreamed(acc.answer, e.text);
         } else {
           let c = calls.get(e.index);
           if (!c) calls.set(e.index, (c = { index: e.index, id: '', name: '', arguments: '' }));
           if (e.id) c.id = e.id;
           if (e.name) c.name = e.name;
-          c.arguments += e.argumentsDelta;
+          c.arguments = appendStreamed(c.arguments, e.argumentsDelta);
         }
         break;
       }
@@ -269,7 +275,7 @@ export async function streamChat(req: ChatRequest, opts: StreamChatOptions = {})
       } else if (abortedBy === 'idle') {
         fail(new ChatError({ kind: 'timeout', retryable: true, message: `The server sent nothing for ${Math.round((opts.idleTimeoutMs ?? 0) / 1000)} s; the request was abandoned. The partial answer is kept.` }));
       } else {
-        fail(droppedError(err, thinking !== '' || answer !== '' || calls.size > 0));
+        fail(droppedError(err, acc.thinking !== '' || acc.answer !== '' || calls.size > 0));
       }
       return result();
     } finally {
@@ -280,7 +286,7 @@ export async function streamChat(req: ChatRequest, opts: StreamChatOptions = {})
         stopped = true;
         emitAll(normalizer.flush());
       } else {
-        fail(droppedError(undefined, thinking !== '' || answer !== '' || calls.size > 0));
+        fail(droppedError(undefined, acc.thinking !== '' || acc.answer !== '' || calls.size > 0));
       }
     }
     return result();
@@ -299,8 +305,8 @@ export async function streamChat(req: ChatRequest, opts: StreamChatOptions = {})
     }
     const toolCalls = doneCalls ?? [...calls.values()].sort((a, b) => a.index - b.index);
     return {
-      thinking,
-      answer,
+      thinking: acc.thinking,
+      answer: acc.answer,
       toolCalls,
       usage: u,
       ...(finishReason !== undefined ? { finishReason } : {}),

@@ -23,6 +23,7 @@
 // Coalescing: adjacent events of the same kind produced by ONE push are merged (thinking/answer texts are joined,
 // argument deltas of the same tool call are joined), so the number of events may differ between chunkings; the
 // concatenated text per kind and the order of kinds do not.
+import { appendStreamed } from './streamText';
 
 export type ChatEvent =
   | { kind: 'thinking'; text: string }
@@ -87,7 +88,8 @@ const MAX_TAG = Math.max(...Object.values(TAGS).flat().map((t) => t.length));
 // so the output still does not depend on chunk boundaries).
 const MAX_HELD_WS = 4096;
 const MAX_HEADER = 1024;
-/** One SSE line longer than this is not something vLLM sends; the stream is abandoned. */
+/** One SSE line, or one event's data lines together, longer than this is not something vLLM sends; the stream is
+ *  abandoned. */
 export const MAX_SSE_LINE = 32 * 1024 * 1024;
 
 interface CallState {
@@ -264,7 +266,7 @@ export class StreamNormalizer {
     if (!call) this.calls.set(index, (call = { id: '', name: '', args: '' }));
     if (id) call.id = id;
     if (name) call.name = name;
-    call.args += args;
+    call.args = appendStreamed(call.args, args);
     if (id || name || args) this.emitToolCall(index, id, name, args);
   }
 
@@ -342,7 +344,7 @@ export class StreamNormalizer {
       case 'args': {
         const call = this.calls.get(this.rawCall);
         if (call) {
-          call.args += s;
+          call.args = appendStreamed(call.args, s);
           this.emitToolCall(this.rawCall, undefined, undefined, s);
         }
         return;
@@ -478,8 +480,8 @@ function errorOf(chunk: Json): { message: string; status?: number; type?: string
 // ----- SSE -----
 
 export class SseLineTooLongError extends Error {
-  constructor() {
-    super(`the server sent an event line longer than ${MAX_SSE_LINE / 1024 / 1024} MiB`);
+  constructor(what: 'an event line' | 'an event' = 'an event line') {
+    super(`the server sent ${what} longer than ${MAX_SSE_LINE / 1024 / 1024} MiB`);
     this.name = 'SseLineTooLongError';
   }
 }
@@ -492,6 +494,9 @@ export class SseDecoder {
   private readonly decoder = new TextDecoder('utf-8');
   private buf = '';
   private data: string[] = [];
+  /** Characters in `data` (an event's lines so far): bounded like a line, so data lines without the blank line that
+   *  ends an event cannot pile up for the rest of the stream. */
+  private dataChars = 0;
   private lastWasCr = false;
 
   push(chunk: Uint8Array | string): string[] {
@@ -505,6 +510,13 @@ export class SseDecoder {
       this.lastWasCr = text.charCodeAt(text.length - 1) === 13;
       text = text.replace(/\r\n?/g, '\n');
     }
+    if (text.indexOf('\n') < 0) {
+      // No line ends here: only append (searching the whole buffer again on every read would make a long line cost
+      // the square of its length).
+      this.buf += text;
+      this.checkLine();
+      return [];
+    }
     const buf = this.buf === '' ? text : this.buf + text;
     const events: string[] = [];
     let pos = 0;
@@ -515,20 +527,32 @@ export class SseDecoder {
         if (this.data.length) {
           events.push(this.data.length === 1 ? this.data[0]! : this.data.join('\n'));
           this.data = [];
+          this.dataChars = 0;
         }
       } else if (buf.startsWith('data:', pos)) {
         const start = buf.charCodeAt(pos + 5) === 32 ? pos + 6 : pos + 5;
+        this.dataChars += nl - start + 1;
+        if (this.dataChars > MAX_SSE_LINE) {
+          this.data = [];
+          this.dataChars = 0;
+          this.buf = '';
+          throw new SseLineTooLongError('an event');
+        }
         this.data.push(buf.slice(start, nl));
       }
       // other fields (event:, id:, retry:) and comments (':') carry nothing we use
       pos = nl + 1;
     }
     this.buf = pos === 0 ? buf : buf.slice(pos);
+    this.checkLine();
+    return events;
+  }
+
+  private checkLine(): void {
     if (this.buf.length > MAX_SSE_LINE) {
       this.buf = '';
       throw new SseLineTooLongError();
     }
-    return events;
   }
 
   /** The body ended. Returns nothing: a last event without its blank line is incomplete. */
@@ -536,6 +560,7 @@ export class SseDecoder {
     this.decoder.decode();
     this.buf = '';
     this.data = [];
+    this.dataChars = 0;
     return [];
   }
 }

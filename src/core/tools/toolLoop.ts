@@ -100,6 +100,9 @@ export interface ToolLoopOptions {
   vllmVersion?: string;
   /** Passed to every streamChat call. */
   stream?: Pick<StreamChatOptions, 'reasoningParser' | 'idleTimeoutMs' | 'fetch' | 'now'>;
+  /** Where round `round`'s thinking and answer accumulate while they stream (streamChat's `text`), asked right after
+   *  its `roundStart` event: a caller that keeps the live text anyway holds it once instead of twice. */
+  roundText?: (round: number) => { thinking: string; answer: string } | undefined;
 }
 
 export interface ToolLoopResult {
@@ -217,11 +220,13 @@ async function loopWithSignal(opts: ToolLoopOptions, signal: AbortSignal): Promi
   for (let round = 1; ; round++) {
     emit({ kind: 'roundStart', round });
     const started = new Set<number>();
+    const text = opts.roundText?.(round);
     const result = await streamChat(
       { ...opts.chat, messages, tools: registry.definitions() },
       {
         ...opts.stream,
         ...(reasoningParser !== undefined ? { reasoningParser } : {}),
+        ...(text ? { text } : {}),
         signal,
         onEvent: (e) => {
           if (e.kind === 'toolCall') {

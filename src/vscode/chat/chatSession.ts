@@ -510,6 +510,7 @@ export class ChatSession {
         maxRounds: tools.maxRounds,
         signal: turn.abort.signal,
         onEvent: view.onEvent,
+        roundText: view.roundText,
         stream: { ...(reasoningParser !== undefined ? { reasoningParser } : {}), ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) },
       });
     } catch (e) {
@@ -537,12 +538,11 @@ export class ChatSession {
     }, this.saveIntervalMs);
     const onEvent = (e: ChatEvent) => {
       switch (e.kind) {
+        // streamChat appends the text to `assistant` itself (`text` below): held once, saved and re-sent from there.
         case 'thinking':
-          assistant.thinking += e.text;
           this.batcher.text('t', e.text);
           break;
         case 'answer':
-          assistant.answer += e.text;
           this.batcher.text('a', e.text);
           break;
         case 'toolCallsDone':
@@ -558,6 +558,7 @@ export class ChatSession {
       result = await streamChat(req, {
         signal: turn.abort.signal,
         onEvent,
+        text: assistant,
         ...(reasoningParser !== undefined ? { reasoningParser } : {}),
         ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}),
       });

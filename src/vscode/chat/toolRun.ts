@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { assistantMeta, clipForCard, MAX_CARD_ARGUMENTS_CHARS, MAX_CARD_RESULT_CHARS } from '../../core/chat/chatViews';
 import type { AssistantTurn, Conversation } from '../../core/chat/conversation';
 import type { ChatErrorInit } from '../../core/chat/errors';
+import { appendStreamed } from '../../core/chat/streamText';
 import type { RequestMessage } from '../../core/chat/types';
 import { splitLines } from '../../core/tools/format';
 import type { ToolRegistry } from '../../core/tools/registry';
@@ -129,16 +130,12 @@ export class ToolTurnView {
         if (e.round > 1) this.startRound();
         break;
       case 'chat':
-        if (e.event.kind === 'thinking') {
-          this.turn.assistant.thinking += e.event.text;
-          this.host.text('t', e.event.text);
-        } else if (e.event.kind === 'answer') {
-          this.turn.assistant.answer += e.event.text;
-          this.host.text('a', e.event.text);
-        }
+        // The text itself is appended to the live turn by streamChat (roundText).
+        if (e.event.kind === 'thinking') this.host.text('t', e.event.text);
+        else if (e.event.kind === 'answer') this.host.text('a', e.event.text);
         break;
       case 'toolCallDelta': {
-        const text = (this.args.get(e.index) ?? '') + e.argumentsDelta;
+        const text = appendStreamed(this.args.get(e.index) ?? '', e.argumentsDelta);
         this.args.set(e.index, text);
         const card = this.cards[e.index];
         if (card && card.status === 'streaming') {
@@ -170,6 +167,9 @@ export class ToolTurnView {
         break;
     }
   };
+
+  /** The loop's roundText: the live turn of the round that starts (its roundStart event came first). */
+  readonly roundText = (): AssistantTurn => this.turn.assistant;
 
   /** The loop itself failed (a bug: it reports request failures in its result): the live turn ends with the error. */
   failed(error: ChatErrorInit): void {

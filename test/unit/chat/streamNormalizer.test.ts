@@ -172,6 +172,31 @@ describe('stream normaliser: bounded buffers', () => {
     const d = new SseDecoder();
     assert.throws(() => d.push(`data: ${'x'.repeat(MAX_SSE_LINE + 1)}`), SseLineTooLongError);
   });
+
+  it('data lines without the blank line that ends an event are refused once they pass the limit, not kept', () => {
+    const line = `data: ${'x'.repeat(1024 * 1024 - 1)}\n`; // 1 MiB of data per line
+    // Events that end: any number of them, the bound is per event.
+    const ok = new SseDecoder();
+    for (let i = 0; i < 40; i++) assert.equal(ok.push(`${line}\n`).length, 1);
+    // One event that never ends: refused at 32 MiB of data.
+    const d = new SseDecoder();
+    let pushed = 0;
+    assert.throws(() => {
+      for (; pushed < 40; pushed++) assert.deepEqual(d.push(line), []);
+    }, (e: unknown) => e instanceof SseLineTooLongError && /an event longer than 32 MiB/.test(e.message));
+    assert.equal(pushed, MAX_SSE_LINE / (1024 * 1024));
+    // The decoder let go of what it held: the next event decodes.
+    assert.deepEqual(d.push('data: {"a":1}\n\n'), ['{"a":1}']);
+  });
+
+  it('a long line read in many pieces is scanned once (pieces without a line end are only appended)', () => {
+    const d = new SseDecoder();
+    const piece = 'y'.repeat(16 * 1024);
+    d.push('data: ');
+    for (let i = 0; i < 512; i++) assert.deepEqual(d.push(piece), []);
+    const [event] = d.push('\n\n');
+    assert.equal(event, piece.repeat(512));
+  });
 });
 
 describe('SSE decoder', () => {
