@@ -157,7 +157,9 @@ export class HistoryStore {
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
+    // The chain keeps neither the result nor the error: `run.catch()` would resolve to the last result, and the store
+    // would hold the last conversation it opened (however long) until its next operation.
+    this.chain = run.then(noop, noop);
     return run;
   }
 
@@ -322,6 +324,8 @@ export class HistoryStore {
     await fsyncDir(path.dirname(file));
   }
 }
+
+function noop(): void {}
 
 function checkId(id: string) {
   if (!ID_RE.test(id)) throw new HistoryError('invalidId', `Not a valid conversation id: ${JSON.stringify(id)}`, id);

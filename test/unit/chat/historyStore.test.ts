@@ -5,6 +5,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { addUserTurn, newConversation, type AssistantTurn, type Conversation } from '../../../src/core/chat/conversation';
 import { HistoryError, HistoryStore } from '../../../src/core/chat/historyStore';
 import { repoRoot } from '../../support/paths';
@@ -51,6 +53,21 @@ describe('history store', () => {
     await assert.rejects(store.open(b.id), (e: HistoryError) => e.kind === 'notFound');
     await assert.rejects(store.open('../etc/passwd'), (e: HistoryError) => e.kind === 'invalidId');
     assert.deepEqual(fs.readdirSync(dir).sort(), [`conv-${a.id}.json`, 'index.json']);
+  });
+
+  it('keeps no copy of what it returned: an opened conversation is freed once the caller drops it', async function () {
+    this.timeout(30_000);
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const store = new HistoryStore(dir);
+    const conv = longConversation(1000);
+    await store.save(conv);
+    // Opened, then dropped (the WeakRef is made in another function, so no local of this one holds the object).
+    const ref = await (async () => new WeakRef(await store.open(conv.id)))();
+    await new Promise((r) => setImmediate(r)); // a WeakRef keeps its target until the end of the job that made it
+    gc();
+    assert.equal(ref.deref(), undefined, 'the store still holds the conversation it opened last');
+    assert.equal((await store.open(conv.id)).turns.length, 1000);
   });
 
   it('an empty or missing directory lists nothing', async () => {
