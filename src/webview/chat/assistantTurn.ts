@@ -26,6 +26,8 @@ export class AssistantTurn {
   private readonly footer: HTMLDivElement;
   private readonly regenerate: HTMLButtonElement;
   private answerMd: StreamingMarkdown | undefined;
+  /** A finished turn's text (from history). A streaming turn's text is held by its renderers only, not copied here:
+   *  see thinkingSoFar / answerSoFar. */
   private thinkingText = '';
   private answerText = '';
   private isStreaming = false;
@@ -97,15 +99,14 @@ export class AssistantTurn {
    * while an answer streamed.
    */
   resume(): AssistantTurn {
-    const fresh = new AssistantTurn(this.id, this.post, ThinkingBlock.resumed(this.thinkingText));
+    const fresh = new AssistantTurn(this.id, this.post, ThinkingBlock.resumed(this.thinkingSoFar));
     fresh.isStreaming = true;
-    fresh.thinkingText = this.thinkingText;
     fresh.element.classList.add('streaming');
     fresh.element.setAttribute('aria-busy', 'true');
-    if (this.answerText) {
+    const answer = this.answerSoFar;
+    if (answer) {
       fresh.thinking.answerStarted();
-      fresh.ensureAnswer().append(this.answerText);
-      fresh.answerText = this.answerText;
+      fresh.ensureAnswer().append(answer);
     }
     this.element.replaceWith(fresh.element);
     return fresh;
@@ -113,15 +114,21 @@ export class AssistantTurn {
 
   appendThinking(text: string): void {
     this.statusEl.hidden = true;
-    this.thinkingText += text;
     this.thinking.append(text);
   }
 
   appendAnswer(text: string): void {
     this.statusEl.hidden = true;
-    if (!this.answerText) this.thinking.answerStarted();
-    this.answerText += text;
+    if (!this.answerSoFar) this.thinking.answerStarted();
     this.ensureAnswer().append(text);
+  }
+
+  private get thinkingSoFar(): string {
+    return this.thinking.text || this.thinkingText;
+  }
+
+  private get answerSoFar(): string {
+    return this.answerMd ? this.answerMd.text : this.answerText;
   }
 
   private ensureAnswer(): StreamingMarkdown {
@@ -135,7 +142,7 @@ export class AssistantTurn {
   /** The turn ended (done, stopped or failed): render what is left, stop the timer, show metrics and errors. */
   finish(meta: AssistantTurnMeta): void {
     this.answerMd?.finish();
-    this.thinking.finish(meta.metrics.thinkingMs, this.answerText.length > 0 || meta.toolCalls.length > 0);
+    this.thinking.finish(meta.metrics.thinkingMs, this.answerSoFar.length > 0 || meta.toolCalls.length > 0);
     this.isStreaming = false;
     this.statusEl.hidden = true;
     this.element.classList.remove('streaming');
@@ -148,7 +155,7 @@ export class AssistantTurn {
     if (calls.length) {
       this.statusEl.hidden = true;
       // The model stopped thinking to call tools: the thinking folds and its timer stops, as when an answer starts.
-      if (this.isStreaming && !this.answerText && !this.hasCalls) this.thinking.answerStarted();
+      if (this.isStreaming && !this.answerSoFar && !this.hasCalls) this.thinking.answerStarted();
       this.hasCalls = true;
     }
     this.tools.set(calls);

@@ -56,6 +56,11 @@ export class ThinkingBlock {
     return this.timer !== undefined;
   }
 
+  /** The streamed (or resumed) thinking so far, as its renderer holds it; '' for a block made by finished(). */
+  get text(): string {
+    return this.md?.text ?? '';
+  }
+
   append(text: string): void {
     if (!text) return;
     if (!this.md) {
