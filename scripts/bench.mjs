@@ -12,8 +12,10 @@
 // the webview's streaming renderer against a naive one in Chromium), which rewrites its own <!-- bench:render --> →
 // search_text over a generated 50,000-file workspace (test/bench/searchBench.ts), its own <!-- bench:search --> →
 // the chat host (test/bench/chatBench.ts: bytes posted to the webview vs bytes generated, the stream normaliser vs
-// JSON.parse, reopening a 1,000-turn conversation), its own <!-- bench:chat -->.
-// `--only lifecycle|render|search|chat` runs just that benchmark (compiling test/bench first).
+// JSON.parse, reopening a 1,000-turn conversation, the host's memory while a 250,000-token answer streams and across a
+// 1,000-turn conversation), its own <!-- bench:chat --> → the chat webview's memory in Chromium
+// (test/bench/webviewMemoryBench.ts: a 70,000-token turn, a chat of ten), its own <!-- bench:memory -->.
+// `--only lifecycle|render|search|chat|memory` runs just that benchmark (compiling test/bench first).
 // Env: KIMI_BENCH_ROUND_TIMEOUT_MS (per round, default 120000), KIMI_TEST_VERBOSE=1 (extension host log lines).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -42,7 +44,7 @@ const ms = (x) => `${x.toFixed(1)} ms`;
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log('usage: npm run bench [-- --rounds N]   (N A/B rounds, default 5; each starts a fresh code-server)');
-  console.log('       npm run bench -- --only activation|lifecycle|render|search|chat   (just that benchmark and its section)');
+  console.log('       npm run bench -- --only activation|lifecycle|render|search|chat|memory   (just that benchmark and its section)');
   process.exit(0);
 }
 let rounds = 5;
@@ -50,7 +52,7 @@ let only;
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--only') {
     only = argv[++i];
-    if (!['activation', 'lifecycle', 'render', 'search', 'chat'].includes(only)) fatal(`--only wants activation, lifecycle, render, search or chat, got ${only}`);
+    if (!['activation', 'lifecycle', 'render', 'search', 'chat', 'memory'].includes(only)) fatal(`--only wants activation, lifecycle, render, search, chat or memory, got ${only}`);
   } else if (argv[i] === '--rounds') {
     rounds = Number(argv[++i]);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) fatal(`--rounds wants an integer from 1 to 50, got ${argv[i]}`);
@@ -84,7 +86,7 @@ function run(cmd, args, what) {
 if (only && only !== 'activation') {
   step('compiling test/bench');
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join('test', 'bench', 'tsconfig.json')], 'tsc -p test/bench/tsconfig.json');
-  const script = { lifecycle: 'lifecycleBench.js', render: 'renderBench.js', search: 'searchBench.js', chat: 'chatBench.js' }[only];
+  const script = { lifecycle: 'lifecycleBench.js', render: 'renderBench.js', search: 'searchBench.js', chat: 'chatBench.js', memory: 'webviewMemoryBench.js' }[only];
   try {
     execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', script), '--doc', benchDoc, '--command', `npm run bench -- --only ${only}`], { cwd: root, stdio: 'inherit', timeout: 60 * 60_000 });
   } catch (e) {
@@ -377,4 +379,13 @@ try {
   execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', 'chatBench.js'), '--doc', benchDoc, '--command', command], { cwd: root, stdio: 'inherit', timeout: 30 * 60_000 });
 } catch (e) {
   fatal(`the chat benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
+}
+
+// ---- 10. chat webview memory: a 70,000-token turn and a chat of ten in Chromium, against a naive renderer and reopening
+
+step('chat webview memory (test/bench/webviewMemoryBench.ts: one 70k-token turn, then ten, in Chromium; scrolling through takes most of it)');
+try {
+  execFileSync(process.execPath, [path.join(root, 'out', 'test', 'bench', 'webviewMemoryBench.js'), '--doc', benchDoc, '--command', command], { cwd: root, stdio: 'inherit', timeout: 30 * 60_000 });
+} catch (e) {
+  fatal(`the chat webview memory benchmark failed (${e.message}); its section of docs/BENCHMARKS.md was not changed.`);
 }

@@ -64,6 +64,9 @@ export interface OpenChatWebviewOptions {
   viewport?: { width: number; height: number };
   /** Install Playwright's fake clock before the page loads (timers, rAF, Date and performance.now). */
   clock?: boolean;
+  /** Served as dist/webview.js instead of the file (a benchmark bundles src/webview/main.ts itself, so that it does
+   *  not depend on whatever build is in dist/). */
+  bundle?: string;
 }
 
 /** VS Code "Dark Modern" values of the variables the panel uses (VS Code injects these into real webviews). */
@@ -203,6 +206,9 @@ export async function openChatWebview(b: TestBrowser, opts: OpenChatWebviewOptio
       return route.fulfill({ status: 200, contentType: 'text/html', body: page(nonce) });
     }
     if (url === `${WEBVIEW_ORIGIN}/test-theme.css`) return route.fulfill({ status: 200, contentType: 'text/css', body: THEME_CSS });
+    if (url === `${WEBVIEW_ORIGIN}/dist/webview.js` && opts.bundle !== undefined) {
+      return route.fulfill({ status: 200, contentType: 'text/javascript', body: opts.bundle });
+    }
     if (url.startsWith(`${WEBVIEW_ORIGIN}/`)) {
       const file = serveFile(url.slice(WEBVIEW_ORIGIN.length + 1));
       if (file) return route.fulfill({ status: 200, contentType: file.contentType, body: file.body });
