@@ -5,8 +5,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ToolCallView } from '../../src/shared/protocol';
-import { assistantView, composerView, hostReady, scrollState, turnMeta, useChatWebviews, userView, waitUntil } from '../harness/chatWebview';
+import type { HostToWebview, ToolCallView } from '../../src/shared/protocol';
+import { assistantView, composerView, hostReady, scrollState, turnMeta, useChatWebviews, userView, waitUntil, type ChatWebview, type ScrollState } from '../harness/chatWebview';
 import { REPO_ROOT } from '../harness/codeServer';
 import { screenshot } from '../harness/workbench';
 
@@ -23,6 +23,35 @@ const READ: ToolCallView = {
 };
 
 const EDIT_ARGS = JSON.stringify({ path: 'src/math.ts', oldText: '  if (n < 2) return n;', newText: "  if (n < 0) throw new Error('n must be ≥ 0');\n  if (n < 2) return n;", explanation: 'Reject negative n.' });
+
+/**
+ * Delivers groups of host messages with a rendered frame between one group and the next: each group is handled in one
+ * task (dispatched as the message events the webview listens to), the next one after the page ran an animation frame
+ * (rAF callbacks, layout, ResizeObserver callbacks, paint). For what depends on where frames fall between messages,
+ * which `wv.host` leaves to the page's timing.
+ */
+async function hostInFrames(wv: ChatWebview, ...groups: HostToWebview[][]): Promise<void> {
+  await wv.page.evaluate(
+    (list) =>
+      new Promise<void>((resolve) => {
+        const w = globalThis as unknown as {
+          dispatchEvent(e: unknown): boolean;
+          MessageEvent: new (type: string, init: { data: unknown }) => unknown;
+          requestAnimationFrame(f: () => void): number;
+          setTimeout(f: () => void): number;
+        };
+        let i = 0;
+        const next = () => {
+          for (const m of list[i++] ?? []) w.dispatchEvent(new w.MessageEvent('message', { data: m }));
+          // A task queued from an animation frame callback runs once that frame has been rendered.
+          if (i < list.length) w.requestAnimationFrame(() => w.setTimeout(next));
+          else resolve();
+        };
+        next();
+      }),
+    groups,
+  );
+}
 
 function edit(o: Partial<ToolCallView> = {}): ToolCallView {
   return { id: 'functions.propose_edit:1', name: 'propose_edit', arguments: EDIT_ARGS, status: 'awaitingApproval', index: 0, readOnly: false,
@@ -209,6 +238,40 @@ describe('chatWebview: tool-call cards', function () {
     await wv.host(`aDone. ${'more '.repeat(200)}`);
     await page.locator('article[data-turn-id="a100"] .answer').getByText(/Done\./).waitFor();
     await waitUntil(async () => (await scrollState(scroller)).gap <= 2, 'the list to follow the next round');
+    assert.equal(await page.getByRole('button', { name: 'Jump to the latest message' }).isVisible(), false);
+  });
+
+  it('stays at the bottom when the browser moves the list: a new Thinking block is 2000 px for one layout (scroll anchoring follows it), shrinks, and the approval arrives before that scroll is reported', async function () {
+    this.timeout(30_000);
+    const wv = await chat.open({ viewport: { width: 420, height: 600 } });
+    const { page } = wv;
+    const turns = Array.from({ length: 12 }, (_, i) => [
+      userView(`u${i}`, `Question ${i}`),
+      assistantView(`a${i}`, '', `Answer ${i}: ${'words '.repeat(60)}`, { finishReason: 'stop' }),
+    ]).flat();
+    await hostReady(wv, { id: 'long', title: 'Long', turns });
+    const scroller = page.locator('.messages');
+    // At the bottom, and the answers near it rendered (each one is a 2000 px placeholder until it comes near the view).
+    let last: ScrollState | undefined;
+    let same = 0;
+    await waitUntil(async () => {
+      const now = await scrollState(scroller);
+      same = now.gap <= 2 && now.height === last?.height ? same + 1 : 0;
+      last = now;
+      return same >= 4;
+    }, 'the list to settle at the bottom');
+    // Each message in its own frame, as under load: the new turn; its first thinking text, whose markdown chunk is a
+    // 2000 px content-visibility placeholder for one layout (scroll anchoring raises scrollTop by ~1,760 px with it,
+    // and a scroll event reports that), then gets its real size (the browser clamps scrollTop back down: a scroll up
+    // that is not the user's, reported a frame later); the approval, which makes the list taller before that report.
+    await hostInFrames(
+      wv,
+      [{ type: 'turnStarted', user: userView('u99', 'Guard fibonacci'), assistantId: 'a99', meta: turnMeta() }],
+      ['tThinking about it.'],
+      [{ type: 'toolCalls', assistantId: 'a99', calls: [edit()] }],
+    );
+    await page.locator('article[data-turn-id="a99"] .tool-approval').waitFor();
+    await waitUntil(async () => (await scrollState(scroller)).gap <= 2, 'the approval in view at the bottom');
     assert.equal(await page.getByRole('button', { name: 'Jump to the latest message' }).isVisible(), false);
   });
 

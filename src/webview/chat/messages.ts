@@ -20,7 +20,8 @@ export class MessageList {
   private turns: (UserTurn | AssistantTurn)[] = [];
   private current: AssistantTurn | undefined;
   private pinned = true;
-  private lastTop = 0;
+  /** Where the list was when last seen (a scroll event, a layout change, a stick): what the next scroll is judged against. */
+  private seen = { top: 0, height: 0, client: 0 };
   private lastUser: UserTurn | undefined;
   private lastAssistant: AssistantTurn | undefined;
 
@@ -38,17 +39,29 @@ export class MessageList {
     this.element = el('div', { className: 'messages-wrap' }, this.scroller, this.jump);
 
     this.scroller.addEventListener('scroll', () => {
-      // Only a scroll up (the user's) leaves the bottom: content can grow for a moment before it settles (a markdown
-      // chunk's content-visibility placeholder is 2000 px), and a scroll event seen then must not unpin the view.
-      const top = this.scroller.scrollTop;
-      this.pinned = this.atBottom() || (this.pinned && top >= this.lastTop);
-      this.lastTop = top;
+      // Only the user's scroll up leaves the bottom. The browser scrolls the list by itself too, and also up: it clamps
+      // scrollTop when the content shrinks, and scroll anchoring moves it when something above what is in view changes
+      // size (a new markdown chunk is a 2000 px content-visibility placeholder until it is first rendered). Such a
+      // scroll comes with a layout change, and its event can arrive a frame later, when new content (a tool card) has
+      // made the list taller again: neither "it went up" nor "it is off the bottom" tells it from the user's. So a
+      // scroll up counts only over the layout last seen (here, by the ResizeObserver or by stick()); after a layout
+      // change a pinned list goes back to the bottom (a user's scroll in that very frame is lost, the next one counts).
+      const s = this.scroller;
+      const relaid = s.scrollHeight !== this.seen.height || s.clientHeight !== this.seen.client;
+      if (this.atBottom()) this.pinned = true;
+      else if (!relaid && s.scrollTop < this.seen.top) this.pinned = false;
+      if (this.pinned && relaid) this.stick();
+      else this.see();
       this.jump.hidden = this.pinned;
     }, { passive: true });
     // Content grows (a streamed frame was rendered, a turn was added, a block collapsed …) or the panel resizes.
     const onResize = () => {
-      if (this.pinned) this.stick();
-      else this.jump.hidden = this.atBottom();
+      if (this.pinned) {
+        this.stick();
+      } else {
+        this.see();
+        this.jump.hidden = this.atBottom();
+      }
     };
     this.resizes = new ResizeObserver(onResize);
     this.resizes.observe(this.log);
@@ -179,6 +192,12 @@ export class MessageList {
 
   private stick(): void {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.see();
+  }
+
+  private see(): void {
+    const s = this.scroller;
+    this.seen = { top: s.scrollTop, height: s.scrollHeight, client: s.clientHeight };
   }
 }
 
