@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { settleOnAbort } from '../util/abort';
 import { globToRegExp } from './glob';
 import { ToolError, type SkippedFile, type TextMatch } from './types';
 
@@ -217,14 +218,9 @@ async function sizeCandidates(rg: string, root: string, q: RipgrepQuery): Promis
 /** The files the search skipped for their size: the candidates that the include matches and `keep` keeps, over the
  *  limit now. */
 async function skippedForSize(root: string, q: RipgrepQuery, candidates: Promise<string[] | undefined>): Promise<SkippedFile[]> {
-  let onAbort: (() => void) | undefined;
-  const stopped = new Promise<never>((_, reject) => {
-    onAbort = () => reject(Object.assign(new Error('search stopped'), { name: 'AbortError' }));
-    if (q.signal.aborted) onAbort();
-    else q.signal.addEventListener('abort', onAbort, { once: true });
+  const files = await settleOnAbort(candidates, q.signal, () => {
+    throw Object.assign(new Error('search stopped'), { name: 'AbortError' });
   });
-  stopped.catch(() => undefined);
-  const files = await Promise.race([candidates, stopped]).finally(() => q.signal.removeEventListener('abort', onAbort!));
   if (!files?.length) return [];
   const include = q.include ? globToRegExp(q.include) : undefined;
   const limit = sizeInBytes(q.maxFileSize ?? String(SEARCH_MAX_FILE_BYTES));
